@@ -1,0 +1,66 @@
+# faas-gateway: `make up` deploys the stack and prints the URL; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+STACK          ?= faas
+PORT           ?= 8081
+GATEWAY_IMAGE  ?= faas-gateway/gateway:latest
+MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
+BUILDER_IMAGE  ?= faas-gateway/builder-base:local
+RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
+URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
+GO_TEST_FLAGS  ?= -count=1 -timeout 20m
+
+export GATEWAY_IMAGE MULTIPLY_IMAGE
+
+.PHONY: up down test unit e2e images base-images gateway-image multiply-image swarm status logs clean
+
+## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
+up: images swarm
+	docker stack deploy --resolve-image never -c stack.yml $(STACK)
+	STACK=$(STACK) scripts/wait-url.sh '$(URL)'
+
+## down: remove the stack and wait until its services and network are gone
+down:
+	scripts/stack-rm.sh $(STACK)
+
+## test: unit tests, then end-to-end tests on the real swarm (they deploy and remove their own stack)
+test: images swarm
+	go vet ./...
+	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./...
+
+## unit: tests that need no Docker
+unit:
+	go test $(GO_TEST_FLAGS) -short ./...
+
+images: multiply-image gateway-image
+
+multiply-image:
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/multiply/multiply ./multiply
+	docker build -q -f multiply/Dockerfile -t $(MULTIPLY_IMAGE) build/multiply
+
+## gateway-image: xcaddy.Dockerfile on locally made base images (online: make gateway-image BUILDER_IMAGE=caddy:2-builder RUNTIME_IMAGE=caddy:2)
+gateway-image: base-images
+	@echo "building $(GATEWAY_IMAGE) with xcaddy (the first build compiles Caddy: about 5 minutes on 2 cores)"
+	docker build -f xcaddy.Dockerfile --build-arg BUILDER_IMAGE=$(BUILDER_IMAGE) --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) -t $(GATEWAY_IMAGE) . \
+		| grep -E '^(Step|Successfully)' || { echo "gateway image build failed; rerun without the filter: docker build -f xcaddy.Dockerfile ..." >&2; exit 1; }
+
+base-images:
+	@if [[ "$(BUILDER_IMAGE)" == faas-gateway/* ]]; then scripts/base-images.sh; fi
+
+## swarm: make this engine a single-node swarm manager when it is not in a swarm yet
+swarm:
+	@state=$$(docker info --format '{{.Swarm.LocalNodeState}}'); \
+	if [[ "$$state" == inactive ]]; then docker swarm init --advertise-addr 127.0.0.1 >/dev/null && echo "swarm: initialised (single node, 127.0.0.1)"; \
+	else echo "swarm: $$state"; fi
+
+## status: the stack's services and where their replicas run
+status:
+	docker stack services $(STACK)
+	docker stack ps --no-trunc=false --filter desired-state=running $(STACK)
+
+logs:
+	docker service logs --tail 50 $(STACK)_gateway
+
+clean: down
+	rm -rf build

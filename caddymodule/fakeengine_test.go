@@ -1,0 +1,180 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// fakeEngine is an httptest.Server that answers the Docker Engine API
+// calls the module makes, driven by the real Docker client. It records
+// every call and can be taken down (every call fails with 500) and back.
+type fakeEngine struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	services []swarm.Service
+	tasks    []swarm.Task
+	networks []network.Summary
+	calls    []string // "GET /services"
+	down     bool
+	subs     map[chan events.Message]struct{}
+}
+
+var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
+
+func newFakeEngine(t testing.TB) *fakeEngine {
+	fe := &fakeEngine{subs: make(map[chan events.Message]struct{})}
+	fe.srv = httptest.NewServer(http.HandlerFunc(fe.serve))
+	t.Cleanup(fe.close)
+	return fe
+}
+
+// host is the address to give the Docker client.
+func (fe *fakeEngine) host() string { return "tcp://" + fe.srv.Listener.Addr().String() }
+
+func (fe *fakeEngine) close() {
+	fe.mu.Lock()
+	for c := range fe.subs {
+		close(c)
+		delete(fe.subs, c)
+	}
+	fe.mu.Unlock()
+	fe.srv.CloseClientConnections()
+	fe.srv.Close()
+}
+
+func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
+	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
+	fe.mu.Lock()
+	fe.calls = append(fe.calls, r.Method+" "+p)
+	down := fe.down
+	var body any
+	switch p {
+	case "/services":
+		body = fe.services
+	case "/tasks":
+		body = filterTasks(fe.tasks, r.URL.Query().Get("filters"))
+	case "/networks":
+		body = fe.networks
+	}
+	fe.mu.Unlock()
+
+	w.Header().Set("Api-Version", "1.41")
+	if down {
+		http.Error(w, `{"message":"engine is down"}`, http.StatusInternalServerError)
+		return
+	}
+	switch {
+	case p == "/_ping":
+		_, _ = w.Write([]byte("OK"))
+	case p == "/events":
+		fe.streamEvents(w, r)
+	case body != nil:
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	default:
+		http.Error(w, `{"message":"not faked"}`, http.StatusNotFound)
+	}
+}
+
+// filterTasks honours the one task filter the module uses, desired-state.
+func filterTasks(tasks []swarm.Task, raw string) []swarm.Task {
+	out := []swarm.Task{}
+	for _, t := range tasks {
+		if strings.Contains(raw, "desired-state") && !strings.Contains(raw, `"`+string(t.DesiredState)+`"`) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (fe *fakeEngine) streamEvents(w http.ResponseWriter, r *http.Request) {
+	c := make(chan events.Message, 16)
+	fe.mu.Lock()
+	fe.subs[c] = struct{}{}
+	fe.mu.Unlock()
+	defer func() {
+		fe.mu.Lock()
+		if _, ok := fe.subs[c]; ok {
+			delete(fe.subs, c)
+		}
+		fe.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case m, ok := <-c:
+			if !ok {
+				return
+			}
+			_ = enc.Encode(m)
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+// update changes the engine's state and sends a service event, as a
+// `docker service update` does.
+func (fe *fakeEngine) update(f func(fe *fakeEngine)) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	f(fe)
+	for c := range fe.subs {
+		select {
+		case c <- events.Message{Type: events.ServiceEventType, Action: "update", Time: time.Now().Unix()}:
+		default:
+		}
+	}
+}
+
+// setDown makes every call fail (true) or succeed again (false), and ends
+// the open event streams as a daemon restart would.
+func (fe *fakeEngine) setDown(down bool) {
+	fe.mu.Lock()
+	fe.down = down
+	if down {
+		for c := range fe.subs {
+			close(c)
+			delete(fe.subs, c)
+		}
+	}
+	fe.mu.Unlock()
+}
+
+// callSet returns the distinct calls made so far, sorted.
+func (fe *fakeEngine) callSet() []string {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	s := slices.Clone(fe.calls)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func (fe *fakeEngine) callCount(call string) int {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	n := 0
+	for _, c := range fe.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,123 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseLabels(t *testing.T) {
+	tests := []struct {
+		name    string
+		labels  map[string]string
+		svc     string
+		want    serviceConfig
+		wantErr string
+	}{
+		{
+			name:   "no labels: not exposed",
+			labels: map[string]string{},
+			svc:    "web",
+			want:   serviceConfig{Port: 80, Strip: true, LB: lbTasks},
+		},
+		{
+			name:   "enable false: not exposed",
+			labels: map[string]string{"faas.enable": "false", "faas.port": "nope"},
+			svc:    "web",
+			want:   serviceConfig{Port: 80, Strip: true, LB: lbTasks},
+		},
+		{
+			name:   "defaults: prefix is the name without the stack namespace",
+			labels: map[string]string{"faas.enable": "true", stackNamespaceLabel: "faas"},
+			svc:    "faas_multiply",
+			want:   serviceConfig{Enabled: true, Prefix: "/multiply", Port: 80, Strip: true, LB: lbTasks},
+		},
+		{
+			name:   "no namespace: prefix is the whole name",
+			labels: map[string]string{"faas.enable": "TRUE"},
+			svc:    "faas_multiply",
+			want:   serviceConfig{Enabled: true, Prefix: "/faas_multiply", Port: 80, Strip: true, LB: lbTasks},
+		},
+		{
+			name: "every label",
+			labels: map[string]string{
+				"faas.enable": "1", "faas.path": "/api/v2", "faas.port": "8080",
+				"faas.strip_prefix": "false", "faas.network": "backend", "faas.lb": "VIP",
+			},
+			svc:  "x",
+			want: serviceConfig{Enabled: true, Prefix: "/api/v2", Port: 8080, Network: "backend", LB: lbVIP},
+		},
+		{
+			name:   "path normalised: space and trailing slashes",
+			labels: map[string]string{"faas.enable": "true", "faas.path": "  /multiply//  "},
+			svc:    "x",
+			want:   serviceConfig{Enabled: true, Prefix: "/multiply", Port: 80, Strip: true, LB: lbTasks},
+		},
+		{
+			name:   "path dot segments resolved",
+			labels: map[string]string{"faas.enable": "true", "faas.path": "/a/./b/../c"},
+			svc:    "x",
+			want:   serviceConfig{Enabled: true, Prefix: "/a/c", Port: 80, Strip: true, LB: lbTasks},
+		},
+		{name: "bad enable", labels: map[string]string{"faas.enable": "yes please"}, svc: "x", wantErr: "faas.enable"},
+		{name: "port not a number", labels: map[string]string{"faas.enable": "true", "faas.port": "http"}, svc: "x", wantErr: `label faas.port="http"`},
+		{name: "port out of range", labels: map[string]string{"faas.enable": "true", "faas.port": "70000"}, svc: "x", wantErr: "faas.port"},
+		{name: "port zero", labels: map[string]string{"faas.enable": "true", "faas.port": "0"}, svc: "x", wantErr: "faas.port"},
+		{name: "path without leading slash", labels: map[string]string{"faas.enable": "true", "faas.path": "multiply"}, svc: "x", wantErr: "must start with /"},
+		{name: "path percent-encoded", labels: map[string]string{"faas.enable": "true", "faas.path": "/multi%70ly"}, svc: "x", wantErr: "not allowed"},
+		{name: "path unicode look-alike", labels: map[string]string{"faas.enable": "true", "faas.path": "/mu\u13deltiply"}, svc: "x", wantErr: "not allowed"},
+		{name: "path with query", labels: map[string]string{"faas.enable": "true", "faas.path": "/a?b"}, svc: "x", wantErr: "not allowed"},
+		{name: "bad strip", labels: map[string]string{"faas.enable": "true", "faas.strip_prefix": "maybe"}, svc: "x", wantErr: "faas.strip_prefix"},
+		{name: "empty network", labels: map[string]string{"faas.enable": "true", "faas.network": " "}, svc: "x", wantErr: "faas.network"},
+		{name: "bad lb", labels: map[string]string{"faas.enable": "true", "faas.lb": "dns"}, svc: "x", wantErr: "faas.lb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseLabels(tt.labels, "faas", tt.svc, lbTasks)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseLabelsCustomPrefix(t *testing.T) {
+	labels := map[string]string{"faas.enable": "true", "gw.enable": "true", "gw.path": "/other"}
+	got, err := parseLabels(labels, "gw", "svc", lbTasks)
+	if err != nil || !got.Enabled || got.Prefix != "/other" {
+		t.Fatalf("got %+v, %v: want the gw.* labels to be read", got, err)
+	}
+}
+
+func FuzzParseLabels(f *testing.F) {
+	for _, seed := range []string{"/multiply", " /a// ", "/a/../b", "multiply", "/\u00e9", "/%2e", "", "/"} {
+		f.Add(seed, "8080")
+	}
+	f.Fuzz(func(t *testing.T, pathLabel, port string) {
+		cfg, err := parseLabels(map[string]string{"faas.enable": "true", "faas.path": pathLabel, "faas.port": port}, "faas", "svc", lbTasks)
+		if err != nil {
+			return
+		}
+		// An accepted prefix is canonical: cleaning it again changes nothing,
+		// it starts with a slash and never ends with one (but "/").
+		if p := cfg.Prefix; cleanPath(p) != p || !strings.HasPrefix(p, "/") || (p != "/" && strings.HasSuffix(p, "/")) {
+			t.Fatalf("prefix %q from %q is not canonical", p, pathLabel)
+		}
+		for i := 0; i < len(cfg.Prefix); i++ {
+			if !isPathChar(cfg.Prefix[i]) {
+				t.Fatalf("prefix %q has disallowed byte %q", cfg.Prefix, cfg.Prefix[i])
+			}
+		}
+		if cfg.Port < 1 || cfg.Port > 65535 {
+			t.Fatalf("port %d accepted from %q", cfg.Port, port)
+		}
+	})
+}

@@ -1,0 +1,263 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// allowedCalls is every Docker API call the module may make: reads only.
+// The README's "Docker API access" section lists the same.
+var allowedCalls = []string{"HEAD /_ping", "GET /_ping", "GET /events", "GET /networks", "GET /services", "GET /tasks"}
+
+// testDiscovery returns options for a watcher on the fake engine, with a
+// resync interval long enough that only events and convergence drive it.
+func testDiscovery(fe *fakeEngine) Discovery {
+	d := Discovery{DockerHost: fe.host(), ResyncInterval: caddy.Duration(time.Hour), ConvergeInterval: caddy.Duration(50 * time.Millisecond)}
+	if err := d.provision(); err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// startTestWatcher starts a watcher on fe that sees itself on the test
+// network, and returns it with its observed logs.
+func startTestWatcher(t *testing.T, fe *fakeEngine, d Discovery) (*watcher, *observer.ObservedLogs) {
+	t.Helper()
+	api, err := newDockerClient(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	w := newWatcher(api, d, zap.New(core))
+	w.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
+	w.start()
+	t.Cleanup(func() {
+		if err := w.Destruct(); err != nil {
+			t.Errorf("destruct: %v", err)
+		}
+	})
+	return w, logs
+}
+
+// seed puts service s with the given task addresses into fe.
+func seed(fe *fakeEngine, opts []serviceOpt, addrs ...string) {
+	fe.networks = []network.Summary{testNetwork(testNetID, "faas_net", "10.0.1.0/24")}
+	fe.services = []swarm.Service{swarmService("s", append([]serviceOpt{enabled(), serviceReplicas(uint64(len(addrs)))}, opts...)...)}
+	fe.tasks = nil
+	for _, a := range addrs {
+		fe.tasks = append(fe.tasks, swarmTask("s", a))
+	}
+}
+
+// waitUpstreams waits until the route /s has exactly want as upstreams.
+func waitUpstreams(t *testing.T, w *watcher, within time.Duration, want ...string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		var got []string
+		if r := w.table().match("/s"); r != nil {
+			got = r.Upstreams
+		}
+		if slices.Equal(got, want) && (got != nil || len(want) == 0) {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("after %v upstreams of /s = %v, want %v", within, got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestWatcherFollowsEvents(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	w, logs := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+
+	// A scale-up announced by a service event is picked up at once, though
+	// the resync interval is an hour.
+	fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
+	took := waitUpstreams(t, w, time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
+	t.Logf("scale-up seen after %v", took)
+
+	fe.update(func(fe *fakeEngine) { fe.services = nil; fe.tasks = nil })
+	waitUpstreams(t, w, time.Second)
+
+	for _, msg := range []string{"route added", "replicas changed", "route removed"} {
+		if n := logs.FilterMessage(msg).Len(); n != 1 {
+			t.Errorf("%q logged %d times, want once", msg, n)
+		}
+	}
+	for _, c := range fe.callSet() {
+		if !slices.Contains(allowedCalls, c) {
+			t.Errorf("call %q is outside the allowlist %v", c, allowedCalls)
+		}
+	}
+}
+
+func TestWatcherPollsWhileConverging(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.10")
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+
+	// No event: only the converge polling can see this task replacement.
+	fe.mu.Lock()
+	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.20")
+	fe.mu.Unlock()
+	waitUpstreams(t, w, time.Second, "10.0.1.20:8080")
+
+	// Settled: polling stops, so a silent change is not seen before the
+	// (hour-long) resync.
+	fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.20") })
+	time.Sleep(200 * time.Millisecond)
+	before := fe.callCount("GET /services")
+	time.Sleep(300 * time.Millisecond)
+	if after := fe.callCount("GET /services"); after != before {
+		t.Errorf("a settled service was listed %d more times in 300ms, want 0", after-before)
+	}
+}
+
+func TestWatcherPollOnly(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	d := testDiscovery(fe)
+	d.PollOnly, d.ResyncInterval = true, caddy.Duration(100*time.Millisecond)
+	w, _ := startTestWatcher(t, fe, d)
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	fe.mu.Lock()
+	seed(fe, nil, "10.0.1.10", "10.0.1.11")
+	fe.mu.Unlock()
+	waitUpstreams(t, w, time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
+	if n := fe.callCount("GET /events"); n != 0 {
+		t.Errorf("poll_only subscribed to events %d times", n)
+	}
+}
+
+func TestWatcherSurvivesDockerOutage(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	w, logs := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+
+	fe.setDown(true)
+	time.Sleep(2 * time.Second) // several retries
+	if r := w.table().match("/s"); r == nil || len(r.Upstreams) != 1 {
+		t.Fatalf("during the outage the route is %v, want the last known one", r)
+	}
+	if n := logs.FilterMessage("docker api unreachable; serving the last known routes and retrying").Len(); n != 1 {
+		t.Errorf("outage logged %d times at warn, want once", n)
+	}
+
+	fe.mu.Lock()
+	seed(fe, nil, "10.0.1.10", "10.0.1.11")
+	fe.mu.Unlock()
+	fe.setDown(false)
+	waitUpstreams(t, w, 2*maxBackoff, "10.0.1.10:8080", "10.0.1.11:8080")
+	if n := logs.FilterMessage("docker api reachable again").Len(); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+
+	// The event stream is back too: an event is seen at once.
+	time.Sleep(100 * time.Millisecond)
+	fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.12") })
+	waitUpstreams(t, w, time.Second, "10.0.1.12:8080")
+}
+
+func TestResyncCostsConstantCalls(t *testing.T) {
+	fe := newFakeEngine(t)
+	fe.networks = []network.Summary{testNetwork(testNetID, "faas_net", "10.0.1.0/24")}
+	for i := range 200 {
+		name := fmt.Sprintf("svc%d", i)
+		fe.services = append(fe.services, swarmService(name, enabled(), serviceReplicas(5)))
+		for j := range 5 {
+			fe.tasks = append(fe.tasks, swarmTask(name, fmt.Sprintf("10.0.%d.%d", i/50+1, (i%50)*5+j+1)))
+		}
+	}
+	d := testDiscovery(fe)
+	api, err := newDockerClient(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	w := newWatcher(api, d, zap.NewNop())
+	if _, err := w.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fe.mu.Lock()
+	calls := slices.Clone(fe.calls)
+	fe.mu.Unlock()
+	if want := []string{"HEAD /_ping", "GET /services", "GET /tasks", "GET /networks"}; !slices.Equal(calls, want) {
+		t.Errorf("one resync of 200 services made calls %v, want %v", calls, want)
+	}
+	if n := len(w.table().byPrefix); n != 200 {
+		t.Errorf("routes = %d, want 200", n)
+	}
+}
+
+func TestWatcherSharedAcrossReloadAndStoppedOnCleanup(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	d := Discovery{DockerHost: fe.host()}
+
+	provision := func(m interface {
+		caddy.Provisioner
+		caddy.CleanerUpper
+	}) {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		defer cancel()
+		if err := m.Provision(ctx); err != nil {
+			t.Fatalf("provision: %v", err)
+		}
+	}
+	// The old config: an upstream source and a router with the same options.
+	old1, old2 := &SwarmUpstreams{Discovery: d}, &SwarmRoute{Discovery: d}
+	provision(old1)
+	provision(old2)
+	if old1.watcher != old2.watcher {
+		t.Fatal("modules with equal options got different watchers")
+	}
+	w := old1.watcher
+	// A reload provisions the new config before cleaning up the old one.
+	next := &SwarmUpstreams{Discovery: d}
+	provision(next)
+	for _, m := range []caddy.CleanerUpper{old1, old2} {
+		if err := m.Cleanup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next.watcher != w {
+		t.Fatal("the reload got a new watcher")
+	}
+	select {
+	case <-w.done:
+		t.Fatal("the watcher stopped while the new config still uses it")
+	default:
+	}
+	if err := next.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher did not stop after its last user was cleaned up")
+	}
+	// Cleanup after a failed or absent Provision is harmless.
+	if err := (&SwarmUpstreams{}).Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	fe.close()
+}

@@ -1,0 +1,113 @@
+// Command multiply is the demo service behind faas-gateway: it adds and
+// multiplies two integers and says which replica answered.
+//
+//	GET /api/v1/add?x=10&y=25      {"Data":{"Operation":"add","X":10,"Y":25,"Result":35,"ServiceID":"..."}}
+//	GET /api/v1/multiply?x=6&y=7   {"Data":{"Operation":"multiply",...,"Result":42,...}}
+//	GET /healthz                   ok
+//
+// Flags: -addr (default :8080), -healthcheck (probe -addr's /healthz and exit
+// 0 or 1: the image's HEALTHCHECK, since a scratch image has no curl),
+// -shutdown-timeout. SERVICE_ID names the replica (default: the hostname).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "multiply:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, with its inputs passed in so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	addr := fs.String("addr", ":8080", "address to listen on")
+	healthcheck := fs.Bool("healthcheck", false, "probe the running server's /healthz and exit")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on SIGTERM")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *healthcheck {
+		return probe(ctx, *addr)
+	}
+
+	id := getenv("SERVICE_ID")
+	if id == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("finding a service id: set SERVICE_ID: %w", err)
+		}
+		id = h
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newMux(id),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       90 * time.Second,
+	}
+	fmt.Fprintf(stdout, "multiply %s listening on %s\n", id, ln.Addr())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "multiply shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// probe asks the server on addr for /healthz.
+func probe(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck address %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s", resp.Status)
+	}
+	return nil
+}

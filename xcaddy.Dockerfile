@@ -1,0 +1,40 @@
+# The gateway image: Caddy built by xcaddy with this module.
+#
+# Online, the defaults use the official Caddy images:
+#   docker build -f xcaddy.Dockerfile -t faas-gateway/gateway .
+# Without a registry, `make images` first makes both base images locally
+# (scripts/base-images.sh, with `docker import`) and passes them in:
+#   docker build -f xcaddy.Dockerfile \
+#     --build-arg BUILDER_IMAGE=faas-gateway/builder-base:local \
+#     --build-arg RUNTIME_IMAGE=faas-gateway/runtime-base:local -t faas-gateway/gateway .
+# Every RUN uses the exec form, so the builder needs no shell.
+ARG BUILDER_IMAGE=caddy:2-builder
+ARG RUNTIME_IMAGE=caddy:2
+
+FROM ${BUILDER_IMAGE} AS builder
+ARG CADDY_VERSION=v2.11.9
+ENV CADDY_VERSION=${CADDY_VERSION} CGO_ENABLED=0 XCADDY_SETCAP=0
+WORKDIR /src
+
+# Dependencies first, and a build of Caddy with xcaddy's own flags, so that
+# these layers stay cached while only the module's source changes.
+COPY go.mod go.sum ./
+RUN ["go", "mod", "download"]
+RUN ["go", "build", "-trimpath", "-tags", "nobadger,nomysql,nopgx", "-o", "/dev/null", \
+     "github.com/caddyserver/caddy/v2/cmd/caddy", "github.com/docker/docker/client"]
+
+COPY . .
+# The module path is not published, and some module proxies answer 403
+# (not 404) for unknown paths, so `--with <path>/caddymodule --replace` can
+# fail; naming the root package at the zero version with =. needs no lookup.
+RUN ["xcaddy", "build", "--output", "/caddy", \
+     "--with", "github.com/faas-gateway/faas-gateway@v0.0.0-00010101000000-000000000000=."]
+
+FROM ${RUNTIME_IMAGE}
+COPY --from=builder /caddy /usr/bin/caddy
+COPY Caddyfile /etc/caddy/Caddyfile
+ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data
+EXPOSE 8081
+WORKDIR /srv
+ENTRYPOINT ["/usr/bin/caddy"]
+CMD ["run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
