@@ -1,0 +1,145 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    Discovery
+		wantErr string
+	}{
+		{name: "bare", input: `swarm`, want: Discovery{}},
+		{name: "empty block", input: `swarm {
+		}`, want: Discovery{}},
+		{
+			name: "every option",
+			input: `swarm {
+				docker_host       tcp://manager:2376
+				tls_ca            /certs/ca.pem
+				tls_cert          /certs/cert.pem
+				tls_key           /certs/key.pem
+				label_prefix      gw
+				network           backend
+				lb                vip
+				resync_interval   1m
+				converge_interval 100ms
+				poll_only
+			}`,
+			want: Discovery{
+				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
+				LabelPrefix: "gw", Network: "backend", LB: lbVIP,
+				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond), PollOnly: true,
+			},
+		},
+		{name: "unknown option", input: "swarm {\n bogus 1\n}", wantErr: "unrecognized swarm option 'bogus'"},
+		{name: "repeated option", input: "swarm {\n network a\n network b\n}", wantErr: "already been specified"},
+		{name: "missing value", input: "swarm {\n docker_host\n}", wantErr: "wrong argument count"},
+		{name: "extra value", input: "swarm {\n network a b\n}", wantErr: "wrong argument count"},
+		{name: "inline argument", input: "swarm multiply", wantErr: "wrong argument count"},
+		{name: "bad duration", input: "swarm {\n resync_interval soon\n}", wantErr: "parsing resync_interval 'soon'"},
+		{name: "negative duration", input: "swarm {\n converge_interval -1s\n}", wantErr: "must be positive"},
+		{name: "bad lb", input: "swarm {\n lb dns\n}", wantErr: "lb 'dns'"},
+		{name: "poll_only takes no value", input: "swarm {\n poll_only yes\n}", wantErr: "wrong argument count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
+				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("%T: error = %v, want one containing %q", m, err, tt.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%T: %v", m, err)
+				}
+				var got Discovery
+				switch m := m.(type) {
+				case *SwarmUpstreams:
+					got = m.Discovery
+				case *SwarmRoute:
+					got = m.Discovery
+				}
+				if got != tt.want {
+					t.Errorf("%T: got %+v, want %+v", m, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestProvisionValidates(t *testing.T) {
+	tests := []struct {
+		name    string
+		d       Discovery
+		wantErr string
+	}{
+		{name: "cert without key", d: Discovery{TLSCert: "c.pem"}, wantErr: "tls_cert and tls_key"},
+		{name: "bad lb in JSON", d: Discovery{LB: "round"}, wantErr: `lb "round"`},
+		{name: "negative interval in JSON", d: Discovery{ResyncInterval: -1}, wantErr: "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.d.provision(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("provision() = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDefaultCaddyfileAdapts checks that the Caddyfile the image ships
+// adapts to the handlers this module provides, in the right order.
+func TestDefaultCaddyfileAdapts(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapting the default Caddyfile: %v", err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Handle []map[string]any `json:"handle"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var handlers []string
+	var source any
+	for _, srv := range cfg.Apps.HTTP.Servers {
+		for _, r := range srv.Routes {
+			for _, h := range r.Handle {
+				handlers = append(handlers, h["handler"].(string))
+				if h["handler"] == "reverse_proxy" {
+					source = h["dynamic_upstreams"].(map[string]any)["source"]
+				}
+			}
+		}
+	}
+	if strings.Join(handlers, ",") != "swarm_route,reverse_proxy" || source != "swarm" {
+		t.Errorf("handlers = %v, upstream source = %v; want swarm_route then reverse_proxy with the swarm source\n%s", handlers, source, out)
+	}
+}

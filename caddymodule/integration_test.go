@@ -1,0 +1,285 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// backendReply is what each test backend answers: who it is and what it got.
+type backendReply struct {
+	ID, Path, Prefix, Host string
+}
+
+// startBackends starts one HTTP server per loopback address, all on one
+// port (as replicas of a swarm service share theirs), and returns the port.
+func startBackends(t *testing.T, addrs ...string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", net.JoinHostPort(a, fmt.Sprint(port)))
+		if err != nil {
+			t.Fatalf("listening on %s: %v", a, err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(backendReply{ID: a, Path: r.URL.Path, Prefix: r.Header.Get("X-Forwarded-Prefix"), Host: r.Host})
+		})}
+		go func() { _ = srv.Serve(l) }()
+		t.Cleanup(func() { srv.Close() })
+	}
+	return port
+}
+
+// loadCaddy runs a Caddy config in this process until the test ends.
+func loadCaddy(t *testing.T, cfgJSON []byte) {
+	t.Helper()
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		t.Fatalf("loading config: %v\n%s", err, cfgJSON)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping caddy: %v", err)
+		}
+	})
+}
+
+func adaptCaddyfile(t *testing.T, cf string) []byte {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		t.Fatalf("adapting: %v\n%s", err, cf)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gatewayFixture is a fake swarm with three services, and a gateway in
+// front of it:
+//
+//	multiply (3 replicas, stripped) on /multiply
+//	echo (1 replica, not stripped) on /echo/v1
+//	hidden (no opt-in label)
+type gatewayFixture struct {
+	fe   *fakeEngine
+	base string // http://127.0.0.1:port
+}
+
+func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
+	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.30")
+	fe := newFakeEngine(t)
+	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
+	p := fmt.Sprint(port)
+	fe.services = []swarm.Service{
+		swarmService("test_multiply", enabled("faas.port", p), serviceLabels(stackNamespaceLabel, "test"), serviceReplicas(3)),
+		swarmService("echo", enabled("faas.port", p, "faas.path", "/echo/v1", "faas.strip_prefix", "false")),
+		swarmService("hidden", serviceLabels("faas.port", p)),
+	}
+	for _, a := range []string{"127.0.0.10", "127.0.0.11", "127.0.0.12"} {
+		fe.tasks = append(fe.tasks, swarmTask("test_multiply", a))
+	}
+	fe.tasks = append(fe.tasks, swarmTask("echo", "127.0.0.20"), swarmTask("hidden", "127.0.0.30"))
+
+	listen := freePort(t)
+	var cfg []byte
+	if useJSON {
+		cfg = []byte(fmt.Sprintf(`{
+			"admin": {"disabled": true, "config": {"persist": false}},
+			"apps": {"http": {"servers": {"gw": {
+				"listen": [":%d"],
+				"routes": [{"handle": [
+					{"handler": "swarm_route", "docker_host": %q},
+					{"handler": "reverse_proxy",
+					 "dynamic_upstreams": {"source": "swarm", "docker_host": %q},
+					 "load_balancing": {"selection_policy": {"policy": "round_robin"}}}
+				]}]
+			}}}}
+		}`, listen, fe.host(), fe.host()))
+	} else {
+		cfg = adaptCaddyfile(t, fmt.Sprintf(`{
+			admin off
+			persist_config off
+		}
+		:%d {
+			swarm_route {
+				docker_host %s
+			}
+			reverse_proxy {
+				dynamic swarm {
+					docker_host %s
+				}
+				lb_policy round_robin
+			}
+		}`, listen, fe.host(), fe.host()))
+	}
+	loadCaddy(t, cfg)
+	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
+	gf.waitFor(t, "/multiply/", http.StatusOK)
+	return gf
+}
+
+// get sends one request and returns its status and body.
+func (gf *gatewayFixture) get(t *testing.T, rawPath string, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, gf.base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = rawPath // sent as written: no client-side cleaning
+	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1]
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawPath, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (gf *gatewayFixture) waitFor(t *testing.T, path string, code int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, body := gf.get(t, path)
+		if got == code {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s = %d %q, want %d within 5s", path, got, body, code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestGatewayRouting(t *testing.T) {
+	for _, format := range []string{"caddyfile", "json"} {
+		t.Run(format, func(t *testing.T) {
+			gf := newGatewayFixture(t, format == "json")
+			tests := []struct {
+				name       string
+				path       string
+				header     []string
+				wantCode   int
+				wantID     string // backend that must answer ("" any multiply replica)
+				wantPath   string
+				wantPrefix string
+			}{
+				{name: "prefix stripped", path: "/multiply/api/v1/add?x=1&y=2", wantCode: 200, wantPath: "/api/v1/add", wantPrefix: "/multiply"},
+				{name: "bare prefix", path: "/multiply", wantCode: 200, wantPath: "/", wantPrefix: "/multiply"},
+				{name: "not stripped", path: "/echo/v1/ping", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/ping"},
+				{name: "longest prefix on whole segments", path: "/echo/v12", wantCode: 404},
+				{name: "unclaimed path", path: "/nothing/here", wantCode: 404},
+				{name: "root", path: "/", wantCode: 404},
+				{name: "segment boundary", path: "/multiplyx/add", wantCode: 404},
+				{name: "case matters", path: "/Multiply/add", wantCode: 404},
+				{name: "hidden service by its name", path: "/hidden/", wantCode: 404},
+				{name: "dot-dot out of a prefix", path: "/multiply/../hidden", wantCode: 404},
+				{name: "encoded dot-dot out of a prefix", path: "/multiply/%2e%2e/hidden", wantCode: 404},
+				{name: "encoded dot-dot into another prefix", path: "/multiply/%2E%2E/echo/v1/x", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x"},
+				{name: "dot-dot cleaned before stripping", path: "/echo/../multiply/a/../b", wantCode: 200, wantPath: "/b", wantPrefix: "/multiply"},
+				{name: "double slashes", path: "/multiply//x//y", wantCode: 200, wantPath: "/x/y", wantPrefix: "/multiply"},
+				{name: "encoded slash is a separator", path: "/multiply%2fadd", wantCode: 200, wantPath: "/add", wantPrefix: "/multiply"},
+				{name: "headers do not choose the service", path: "/multiply/x", header: []string{
+					"Host", "echo", "X-Forwarded-Prefix", "/echo/v1", "X-Original-URL", "/echo/v1/x", "X-Rewrite-URL", "/echo/v1/x", "X-Forwarded-Host", "echo",
+				}, wantCode: 200, wantPath: "/x", wantPrefix: "/multiply"},
+				{name: "headers cannot reach a hidden service", path: "/nothing", header: []string{"Host", "hidden", "X-Original-URL", "/hidden"}, wantCode: 404},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					code, body := gf.get(t, tt.path, tt.header...)
+					if code != tt.wantCode {
+						t.Fatalf("GET %s = %d %q, want %d", tt.path, code, body, tt.wantCode)
+					}
+					if code == http.StatusNotFound {
+						if !strings.Contains(body, "no service claims") {
+							t.Errorf("404 body %q does not say that no service claims the path", body)
+						}
+						return
+					}
+					var got backendReply
+					if err := json.Unmarshal([]byte(body), &got); err != nil {
+						t.Fatalf("body %q: %v", body, err)
+					}
+					if tt.wantID != "" && got.ID != tt.wantID || tt.wantID == "" && !strings.HasPrefix(got.ID, "127.0.0.1") {
+						t.Errorf("answered by %s, want %q (a multiply replica if empty)", got.ID, tt.wantID)
+					}
+					if got.Path != tt.wantPath || got.Prefix != tt.wantPrefix {
+						t.Errorf("backend got path %q prefix %q, want %q %q", got.Path, got.Prefix, tt.wantPath, tt.wantPrefix)
+					}
+				})
+			}
+
+			t.Run("every replica answers", func(t *testing.T) {
+				seen := map[string]int{}
+				for range 30 {
+					_, body := gf.get(t, "/multiply/")
+					var got backendReply
+					_ = json.Unmarshal([]byte(body), &got)
+					seen[got.ID]++
+				}
+				if len(seen) != 3 || seen["127.0.0.10"] != 10 {
+					t.Errorf("round robin over 30 requests: %v, want 10 each on 3 replicas", seen)
+				}
+			})
+		})
+	}
+}
+
+func TestGatewayFollowsScaling(t *testing.T) {
+	gf := newGatewayFixture(t, false)
+	// Scale multiply down to one replica: the others stop getting requests.
+	gf.fe.update(func(fe *fakeEngine) {
+		fe.tasks[1].DesiredState = swarm.TaskStateShutdown
+		fe.tasks[2].DesiredState = swarm.TaskStateShutdown
+		*fe.services[0].Spec.Mode.Replicated.Replicas = 1
+	})
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for range 12 {
+			_, body := gf.get(t, "/multiply/")
+			var got backendReply
+			_ = json.Unmarshal([]byte(body), &got)
+			seen[got.ID] = true
+		}
+		if len(seen) == 1 && seen["127.0.0.10"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after scaling to 1, replicas answering: %v", seen)
+		}
+	}
+	// Remove the opt-in label: the prefix is no longer claimed.
+	gf.fe.update(func(fe *fakeEngine) { delete(fe.services[0].Spec.Labels, "faas.enable") })
+	gf.waitFor(t, "/multiply/", http.StatusNotFound)
+}
