@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Test stack settings: a name and port of their own, so that a stack
+// deployed with `make up` keeps running beside the tests.
+const (
+	stackName  = "faastest"
+	port       = 18081
+	multiplySv = stackName + "_multiply"
+	gatewaySv  = stackName + "_gateway"
+)
+
+var (
+	gatewayImage  = envOr("GATEWAY_IMAGE", "faas-gateway/gateway:latest")
+	multiplyImage = envOr("MULTIPLY_IMAGE", "faas-gateway/multiply:latest")
+	baseURL       = fmt.Sprintf("http://127.0.0.1:%d", port)
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// unavailable skips the test, or fails it under CI, where a missing
+// prerequisite is a broken build rather than a machine without Docker.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("end-to-end prerequisite missing under CI: %s", msg)
+	}
+	t.Skipf("skipping end-to-end test: %s", msg)
+}
+
+// requireSwarm checks for a Docker engine that is a swarm manager and for
+// the two images.
+func requireSwarm(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		unavailable(t, "no docker command on PATH")
+	}
+	state, err := docker(t, 20*time.Second, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}")
+	if err != nil {
+		unavailable(t, "docker engine not reachable: %v", err)
+	}
+	if strings.TrimSpace(state) != "active true" {
+		unavailable(t, "this engine is not a swarm manager (state %q): run `make swarm`", state)
+	}
+	for _, img := range []string{gatewayImage, multiplyImage} {
+		if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
+			unavailable(t, "image %s not built: run `make images`", img)
+		}
+	}
+}
+
+// docker runs the docker CLI and returns its standard output.
+func docker(t *testing.T, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func mustDocker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := docker(t, 2*time.Minute, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// removeStack removes the test stack and waits until it is gone.
+func removeStack(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("../scripts/stack-rm.sh", stackName)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("removing stack %s: %v\n%s", stackName, err, out)
+	}
+}
+
+// deployStack deploys ../stack.yml as the test stack, removing what a
+// previous run left, and removes it again when the test ends, pass or fail.
+func deployStack(t *testing.T) {
+	t.Helper()
+	removeStack(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpState(t)
+		}
+		removeStack(t)
+	})
+	cmd := exec.Command("docker", "stack", "deploy", "--resolve-image", "never", "-c", "../stack.yml", stackName)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GATEWAY_PORT=%d", port), "GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker stack deploy: %v\n%s", err, out)
+	}
+}
+
+// dumpState logs what a person would look at to see why a test failed.
+func dumpState(t *testing.T) {
+	for _, args := range [][]string{
+		{"stack", "ps", "--no-trunc", stackName},
+		{"service", "logs", "--tail", "60", gatewaySv},
+	} {
+		out, err := docker(t, 30*time.Second, args...)
+		t.Logf("docker %s:\n%s%v", strings.Join(args, " "), out, err)
+	}
+}
+
+// reply is multiply's answer.
+type reply struct {
+	Data struct {
+		Operation string
+		Result    int64
+		ServiceID string
+	}
+}
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+// get sends one request through the gateway.
+func get(path string) (int, string, error) {
+	resp, err := client.Get(baseURL + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// add asks multiply for 10+25 through the gateway and returns the replica
+// that answered.
+func add() (string, error) {
+	code, body, err := get("/multiply/api/v1/add?x=10&y=25")
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", code, body)
+	}
+	var r reply
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return "", fmt.Errorf("decoding %q: %w", body, err)
+	}
+	if r.Data.Result != 35 || r.Data.ServiceID == "" {
+		return "", fmt.Errorf("wrong answer %q", body)
+	}
+	return r.Data.ServiceID, nil
+}
+
+// eventually calls f until it returns nil or the timeout passes, logging
+// progress every 10 s, and fails the test with f's last error.
+func eventually(t *testing.T, what string, timeout time.Duration, f func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	lastLog := start
+	for {
+		err := f()
+		if err == nil {
+			t.Logf("%s: after %v", what, time.Since(start).Round(time.Millisecond))
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			t.Logf("%s: still waiting (%v): %v", what, time.Since(start).Round(time.Second), err)
+			lastLog = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
