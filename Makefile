@@ -13,7 +13,7 @@ GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 export GATEWAY_IMAGE MULTIPLY_IMAGE
 
-.PHONY: up down test unit e2e images base-images gateway-image multiply-image swarm status logs clean
+.PHONY: up down test unit scenarios images base-images gateway-image multiply-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -27,7 +27,14 @@ down:
 ## test: unit tests, then end-to-end tests on the real swarm (they deploy and remove their own stack)
 test: images swarm
 	go vet ./...
+	rm -f build/scenarios.txt
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./...
+	@cat build/scenarios.txt 2>/dev/null || true
+
+## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference
+scenarios: images swarm
+	SCENARIOS=full go test -count=1 -timeout 30m -v -run TestScenarios ./e2e
+	@cat build/scenarios.txt
 
 ## unit: tests that need no Docker
 unit:

@@ -28,6 +28,9 @@ type fakeEngine struct {
 	networks []network.Summary
 	calls    []string // "GET /services"
 	down     bool
+	// hangEvents makes /events never answer, like an engine behind an
+	// address that accepts connections and then says nothing.
+	hangEvents bool
 	subs     map[chan events.Message]struct{}
 }
 
@@ -101,6 +104,13 @@ func filterTasks(tasks []swarm.Task, raw string) []swarm.Task {
 }
 
 func (fe *fakeEngine) streamEvents(w http.ResponseWriter, r *http.Request) {
+	fe.mu.Lock()
+	hang := fe.hangEvents
+	fe.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
 	c := make(chan events.Message, 16)
 	fe.mu.Lock()
 	fe.subs[c] = struct{}{}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,7 +113,9 @@ func (w *watcher) Destruct() error {
 }
 
 func (w *watcher) run(ctx context.Context) {
+	var wg sync.WaitGroup // the subscriber goroutines
 	defer close(w.done)
+	defer wg.Wait()
 	defer func() {
 		if err := recover(); err != nil {
 			w.logger.Error("swarm watcher panicked; routes are frozen at their last state",
@@ -121,14 +124,29 @@ func (w *watcher) run(ctx context.Context) {
 	}()
 
 	var (
-		msgs         <-chan events.Message
-		errs         <-chan error
-		stopEvents   = func() {}
+		sub          subscription // the open event stream, if any
+		subscribing  bool
+		subs         = make(chan subscription, 1)
 		eventRetries int
 		failures     int
 		convSince    time.Time // when the current convergence began
 	)
-	defer func() { stopEvents() }()
+	defer func() { sub.stop() }()
+	// subscribe opens the event stream without blocking the loop: opening
+	// waits for the engine's response headers, which a hung engine or an
+	// unreachable address never sends.
+	subscribe := func() {
+		subscribing = true
+		evCtx, cancel := context.WithCancel(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs, errs := w.api.Events(evCtx, events.ListOptions{Filters: filters.NewArgs(
+				filters.Arg("type", string(events.ServiceEventType)),
+			)})
+			subs <- subscription{msgs: msgs, errs: errs, cancel: cancel}
+		}()
+	}
 
 	timer := time.NewTimer(0) // first resync right away
 	defer timer.Stop()
@@ -138,26 +156,23 @@ func (w *watcher) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		case <-w.kickCh:
-		case <-msgs:
+		case sub = <-subs:
+			// Open: list again, to cover changes made while it opened.
+			subscribing = false
+		case <-sub.msgs:
 			eventRetries = 0
-			drain(msgs) // one resync covers a burst
-		case err := <-errs:
-			stopEvents()
-			msgs, errs = nil, nil
+			drainEvents(sub.msgs) // one resync covers a burst
+		case err := <-sub.errs:
+			sub.stop()
+			sub = subscription{}
 			w.eventsLost(err)
 			eventRetries++
 			resetTimer(timer, backoff(eventRetries))
 			continue
 		}
 
-		if !w.opts.PollOnly && msgs == nil {
-			// Subscribe before listing, so no change between the two is
-			// missed: every (re)connect is followed by a full resync.
-			evCtx, cancel := context.WithCancel(ctx)
-			stopEvents = cancel
-			msgs, errs = w.api.Events(evCtx, events.ListOptions{Filters: filters.NewArgs(
-				filters.Arg("type", string(events.ServiceEventType)),
-			)})
+		if !w.opts.PollOnly && sub.msgs == nil && !subscribing {
+			subscribe()
 		}
 
 		next := time.Duration(w.opts.ResyncInterval)
@@ -174,10 +189,23 @@ func (w *watcher) run(ctx context.Context) {
 			w.markUp()
 			next = w.convergeDelay(converging, &convSince, next)
 		}
-		if msgs == nil && !w.opts.PollOnly && eventRetries > 0 {
+		if sub.msgs == nil && !w.opts.PollOnly && eventRetries > 0 {
 			next = min(next, backoff(eventRetries))
 		}
 		resetTimer(timer, next)
+	}
+}
+
+// subscription is an open Docker event stream.
+type subscription struct {
+	msgs   <-chan events.Message
+	errs   <-chan error
+	cancel context.CancelFunc
+}
+
+func (s subscription) stop() {
+	if s.cancel != nil {
+		s.cancel()
 	}
 }
 
@@ -292,7 +320,7 @@ func logChanges(l *zap.Logger, prev, next *routeTable) {
 	}
 }
 
-func drain(c <-chan events.Message) {
+func drainEvents(c <-chan events.Message) {
 	for {
 		select {
 		case <-c:

@@ -130,6 +130,20 @@ func TestWatcherPollsWhileConverging(t *testing.T) {
 	}
 }
 
+// TestWatcherEventStreamHangs: an event stream that never opens must not
+// stop the listing (nor, in Destruct, the shutdown).
+func TestWatcherEventStreamHangs(t *testing.T) {
+	fe := newFakeEngine(t)
+	fe.hangEvents = true
+	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.10")
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	fe.mu.Lock()
+	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.11")
+	fe.mu.Unlock()
+	waitUpstreams(t, w, time.Second, "10.0.1.11:8080")
+}
+
 func TestWatcherPollOnly(t *testing.T) {
 	fe := newFakeEngine(t)
 	seed(fe, nil, "10.0.1.10")

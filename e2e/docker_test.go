@@ -100,9 +100,10 @@ func removeStack(t *testing.T) {
 	}
 }
 
-// deployStack deploys ../stack.yml as the test stack, removing what a
-// previous run left, and removes it again when the test ends, pass or fail.
-func deployStack(t *testing.T) {
+// deployStack deploys stack.yml, plus the given compose files (paths from
+// the repository root), as the test stack, removing what a previous run
+// left, and removes it again when the test ends, pass or fail.
+func deployStack(t *testing.T, extraFiles ...string) {
 	t.Helper()
 	removeStack(t)
 	t.Cleanup(func() {
@@ -111,8 +112,14 @@ func deployStack(t *testing.T) {
 		}
 		removeStack(t)
 	})
-	cmd := exec.Command("docker", "stack", "deploy", "--resolve-image", "never", "-c", "../stack.yml", stackName)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("GATEWAY_PORT=%d", port), "GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage)
+	args := []string{"stack", "deploy", "--resolve-image", "never", "-c", "stack.yml"}
+	for _, f := range extraFiles {
+		args = append(args, "-c", f)
+	}
+	cmd := exec.Command("docker", append(args, stackName)...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GATEWAY_PORT=%d", port), fmt.Sprintf("REFERENCE_PORT=%d", refPort),
+		"GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage, "MULTIPLY_SERVICE="+multiplySv)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker stack deploy: %v\n%s", err, out)
 	}
@@ -122,10 +129,10 @@ func deployStack(t *testing.T) {
 func dumpState(t *testing.T) {
 	for _, args := range [][]string{
 		{"stack", "ps", "--no-trunc", stackName},
-		{"service", "logs", "--tail", "60", gatewaySv},
+		{"service", "logs", "--raw", "--tail", "60", gatewaySv},
 	} {
-		out, err := docker(t, 30*time.Second, args...)
-		t.Logf("docker %s:\n%s%v", strings.Join(args, " "), out, err)
+		out, err := exec.Command("docker", args...).CombinedOutput() // Caddy logs to stderr
+		t.Logf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
@@ -138,11 +145,14 @@ type reply struct {
 	}
 }
 
-var client = &http.Client{Timeout: 5 * time.Second}
+var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // get sends one request through the gateway.
-func get(path string) (int, string, error) {
-	resp, err := client.Get(baseURL + path)
+func get(path string) (int, string, error) { return getFrom(baseURL, path) }
+
+// getFrom sends one GET to base+path.
+func getFrom(base, path string) (int, string, error) {
+	resp, err := httpClient.Get(base + path)
 	if err != nil {
 		return 0, "", err
 	}
