@@ -31,7 +31,7 @@ type fakeEngine struct {
 	// hangEvents makes /events never answer, like an engine behind an
 	// address that accepts connections and then says nothing.
 	hangEvents bool
-	subs     map[chan events.Message]struct{}
+	subs       map[chan events.Message]struct{}
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)

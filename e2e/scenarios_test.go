@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,9 +94,9 @@ type scenarioEnv struct {
 func (e *scenarioEnv) scale(n int) {
 	e.t.Helper()
 	mustDocker(e.t, "service", "scale", "--detach", fmt.Sprintf("%s=%d", multiplySv, n))
-	eventually(e.t, fmt.Sprintf("%d replicas running", n), 3*time.Minute, func() error {
-		if got := e.clock.running(); got != n {
-			return fmt.Errorf("%d running", got)
+	eventually(e.t, fmt.Sprintf("%d replicas running", n), time.Minute, func() error {
+		if got, err := e.clock.running(); got != n {
+			return fmt.Errorf("%d running (last poll error: %v)", got, err)
 		}
 		return nil
 	})
@@ -158,6 +159,12 @@ func TestScenarios(t *testing.T) {
 			if gw.notJoined > 0 || len(gw.joins) == 0 {
 				e.t.Errorf("after the Docker API came back, the new replica was not served (joined %d, not %d)", len(gw.joins), gw.notJoined)
 			}
+			logs := gatewayLogs(e.t)
+			for _, msg := range []string{"docker api unreachable; serving the last known routes and retrying", "docker api reachable again"} {
+				if n := strings.Count(logs, `"msg":"`+msg+`"`); n != 1 {
+					e.t.Errorf("the gateway logged %q %d times, want once", msg, n)
+				}
+			}
 		}},
 		{name: "bad label + duplicate prefix", start: 3, action: func(e *scenarioEnv) {
 			for _, svc := range []struct{ name, labels string }{
@@ -173,10 +180,7 @@ func TestScenarios(t *testing.T) {
 			}
 			time.Sleep(10 * time.Second)
 		}, check: func(e *scenarioEnv, gw outcome) {
-			logs, err := docker(e.t, time.Minute, "service", "logs", "--raw", gatewaySv)
-			if err != nil {
-				e.t.Fatal(err)
-			}
+			logs := gatewayLogs(e.t)
 			for svc, want := range map[string]string{stackName + "_badport": `faas.port=\"http\"`, stackName + "_dup": "already claimed by older service " + multiplySv} {
 				n := 0
 				for _, line := range strings.Split(logs, "\n") {
@@ -222,6 +226,15 @@ func TestScenarios(t *testing.T) {
 	e.t = t
 	t.Log("\n" + table.String())
 	writeReport(t, table.String())
+}
+
+// gatewayLogs returns the gateway's log so far (Caddy logs to stderr).
+func gatewayLogs(t *testing.T) string {
+	out, err := exec.Command("docker", "service", "logs", "--raw", gatewaySv).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker service logs: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 // underLoad runs action while sending load to the gateway and to the

@@ -72,10 +72,8 @@ func (tc *taskClock) poll(ctx context.Context) {
 	now := time.Now()
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
+	tc.err = err
 	if err != nil {
-		if ctx.Err() == nil {
-			tc.err = err
-		}
 		return
 	}
 	for _, t := range tasks {
@@ -87,7 +85,7 @@ func (tc *taskClock) poll(ctx context.Context) {
 		if life.RunningAt.IsZero() && t.Status.State == swarm.TaskStateRunning {
 			life.RunningAt = t.Status.Timestamp
 		}
-		if life.LeftAt.IsZero() && t.DesiredState != swarm.TaskStateRunning {
+		if life.LeftAt.IsZero() && leaving(t.DesiredState) {
 			// While the task still runs, its last update is the change of
 			// desired state; later status changes would move UpdatedAt on.
 			life.LeftAt = now
@@ -98,8 +96,19 @@ func (tc *taskClock) poll(ctx context.Context) {
 	}
 }
 
-// running counts the tasks that run and are meant to.
-func (tc *taskClock) running() int {
+// leaving reports a desired state past running. (A task an update creates
+// starts with desired state "ready", before it is ever running.)
+func leaving(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateShutdown, swarm.TaskStateRemove, swarm.TaskStateComplete:
+		return true
+	}
+	return false
+}
+
+// running counts the tasks that run and are meant to, and returns the
+// last polling error.
+func (tc *taskClock) running() (int, error) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	n := 0
@@ -108,7 +117,7 @@ func (tc *taskClock) running() int {
 			n++
 		}
 	}
-	return n
+	return n, tc.err
 }
 
 // snapshot returns a copy of every task's life so far.

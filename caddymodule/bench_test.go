@@ -1,0 +1,80 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// benchState is a listing of n services with tasksPer running tasks each,
+// on one /16 network the gateway shares.
+func benchState(n, tasksPer int) swarmState {
+	st := swarmState{
+		Networks:   []network.Summary{testNetwork(testNetID, "faas_net", "10.0.0.0/16")},
+		LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+	}
+	for i := range n {
+		name := fmt.Sprintf("svc%05d", i)
+		st.Services = append(st.Services, swarmService(name, enabled(), serviceReplicas(uint64(tasksPer))))
+		for j := range tasksPer {
+			k := i*tasksPer + j + 3
+			t := swarmTask(name, fmt.Sprintf("10.0.%d.%d", k/250, k%250+1))
+			t.NetworksAttachments[0].Addresses[0] = fmt.Sprintf("10.0.%d.%d/16", k/250, k%250+1)
+			st.Tasks = append(st.Tasks, t)
+		}
+	}
+	return st
+}
+
+// BenchmarkLookup is the per-request work of the gateway: matching the
+// path against the route table (swarm_route) and producing the upstreams
+// (GetUpstreams), at 10 to 10,000 routes of 10 replicas each.
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		table := buildTable(benchState(n, 10), tableOptions{LabelPrefix: "faas", LB: lbTasks})
+		if len(table.byPrefix) != n {
+			b.Fatalf("built %d routes, want %d", len(table.byPrefix), n)
+		}
+		path := fmt.Sprintf("/svc%05d/api/v1/add", n/2)
+		b.Run(fmt.Sprintf("routes=%d/match", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if table.match(matchKey(cleanPath(path))) == nil {
+					b.Fatal("no match")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("routes=%d/match+GetUpstreams", n), func(b *testing.B) {
+			w := newWatcher(nil, Discovery{}, nil)
+			w.current.Store(table)
+			su := &SwarmUpstreams{watcher: w}
+			req := httptest.NewRequest("GET", path, nil)
+			req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+			b.ReportAllocs()
+			for b.Loop() {
+				ups, _ := su.GetUpstreams(req)
+				if len(ups) != 10 {
+					b.Fatalf("%d upstreams", len(ups))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBuildTable is one rebuild of the route table from a listing of
+// 1,000 services with 10 tasks each.
+func BenchmarkBuildTable(b *testing.B) {
+	st := benchState(1000, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if t := buildTable(st, tableOptions{LabelPrefix: "faas", LB: lbTasks}); len(t.byPrefix) != 1000 {
+			b.Fatalf("%d routes", len(t.byPrefix))
+		}
+	}
+}
