@@ -22,7 +22,7 @@ import (
 // Backoff bounds for retrying the Docker API and the event stream.
 const (
 	minBackoff = 250 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	maxBackoff = time.Second
 	// listTimeout bounds one resync, so a hung engine cannot stall the loop.
 	listTimeout = 10 * time.Second
 	// A service that keeps converging for longer than stuckAfter (a task

@@ -87,6 +87,7 @@ type scenarioEnv struct {
 	t     *testing.T
 	size  scenarioSize
 	clock *taskClock
+	since time.Time // when the current scenario's load started
 }
 
 // scale sets multiply's replicas and waits until that many tasks run and
@@ -159,7 +160,7 @@ func TestScenarios(t *testing.T) {
 			if gw.notJoined > 0 || len(gw.joins) == 0 {
 				e.t.Errorf("after the Docker API came back, the new replica was not served (joined %d, not %d)", len(gw.joins), gw.notJoined)
 			}
-			logs := gatewayLogs(e.t)
+			logs := gatewayLogs(e.t, e.since)
 			for _, msg := range []string{"docker api unreachable; serving the last known routes and retrying", "docker api reachable again"} {
 				if n := strings.Count(logs, `"msg":"`+msg+`"`); n != 1 {
 					e.t.Errorf("the gateway logged %q %d times, want once", msg, n)
@@ -180,7 +181,7 @@ func TestScenarios(t *testing.T) {
 			}
 			time.Sleep(10 * time.Second)
 		}, check: func(e *scenarioEnv, gw outcome) {
-			logs := gatewayLogs(e.t)
+			logs := gatewayLogs(e.t, e.since)
 			for svc, want := range map[string]string{stackName + "_badport": `faas.port=\"http\"`, stackName + "_dup": "already claimed by older service " + multiplySv} {
 				n := 0
 				for _, line := range strings.Split(logs, "\n") {
@@ -228,9 +229,10 @@ func TestScenarios(t *testing.T) {
 	writeReport(t, table.String())
 }
 
-// gatewayLogs returns the gateway's log so far (Caddy logs to stderr).
-func gatewayLogs(t *testing.T) string {
-	out, err := exec.Command("docker", "service", "logs", "--raw", gatewaySv).CombinedOutput()
+// gatewayLogs returns the gateway's log since the time given (Caddy logs
+// to stderr).
+func gatewayLogs(t *testing.T, since time.Time) string {
+	out, err := exec.Command("docker", "service", "logs", "--raw", "--since", since.UTC().Format(time.RFC3339Nano), gatewaySv).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker service logs: %v\n%s", err, out)
 	}
@@ -251,8 +253,9 @@ func (e *scenarioEnv) underLoad(action func(*scenarioEnv)) (gw, ref outcome) {
 		}()
 		return c
 	}
-	gwc, refc := run(port), run(refPort)
 	from := time.Now()
+	e.since = from
+	gwc, refc := run(port), run(refPort)
 	time.Sleep(time.Second)
 	action(e)
 	to := time.Now()
