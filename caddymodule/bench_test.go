@@ -53,7 +53,8 @@ func BenchmarkLookup(b *testing.B) {
 		b.Run(fmt.Sprintf("routes=%d/match+GetUpstreams", n), func(b *testing.B) {
 			w := newWatcher(nil, Discovery{}, nil)
 			w.current.Store(table)
-			su := &SwarmUpstreams{watcher: w}
+			su := new(SwarmUpstreams)
+			su.watcher = w
 			req := httptest.NewRequest("GET", path, nil)
 			req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
 			b.ReportAllocs()

@@ -61,6 +61,9 @@ type Discovery struct {
 	// resync_interval instead. For Docker API proxies that block /events.
 	// Default: false
 	PollOnly bool `json:"poll_only,omitempty"`
+
+	// watcher is the shared watcher these options attached to.
+	watcher *watcher
 }
 
 // Defaults.
@@ -96,6 +99,30 @@ func (d *Discovery) provision() error {
 		return fmt.Errorf("tls_cert and tls_key must be set together")
 	}
 	return nil
+}
+
+// attach fills in defaults, validates, and attaches to the shared watcher
+// for these options, starting it if needed. It does not wait for Docker.
+func (d *Discovery) attach(ctx caddy.Context) error {
+	if err := d.provision(); err != nil {
+		return err
+	}
+	w, err := acquireWatcher(ctx, *d)
+	if err != nil {
+		return err
+	}
+	d.watcher = w
+	return nil
+}
+
+// detach releases the shared watcher; the last user stops it. It is safe
+// after a failed or absent attach.
+func (d *Discovery) detach() error {
+	if d.watcher == nil {
+		return nil
+	}
+	d.watcher = nil
+	return releaseWatcher(*d)
 }
 
 // key identifies the watcher these options need, for sharing.

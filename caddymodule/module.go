@@ -35,8 +35,7 @@ func init() {
 type SwarmUpstreams struct {
 	Discovery
 
-	watcher *watcher
-	logger  *zap.Logger
+	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,25 +50,11 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 // not wait for Docker.
 func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
 	su.logger = ctx.Logger()
-	if err := su.Discovery.provision(); err != nil {
-		return err
-	}
-	w, err := acquireWatcher(ctx, su.Discovery)
-	if err != nil {
-		return err
-	}
-	su.watcher = w
-	return nil
+	return su.attach(ctx)
 }
 
 // Cleanup releases the shared watcher; the last user stops it.
-func (su *SwarmUpstreams) Cleanup() error {
-	if su.watcher == nil {
-		return nil
-	}
-	su.watcher = nil
-	return releaseWatcher(su.Discovery)
-}
+func (su *SwarmUpstreams) Cleanup() error { return su.detach() }
 
 // GetUpstreams returns the running replicas of the service that claims the
 // request's path. It reads a snapshot and allocates only the returned

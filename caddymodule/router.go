@@ -43,8 +43,7 @@ const (
 type SwarmRoute struct {
 	Discovery
 
-	watcher *watcher
-	logger  *zap.Logger
+	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -55,28 +54,15 @@ func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills in defaults and attaches to the shared watcher.
+// Provision fills in defaults and attaches to the shared watcher. It does
+// not wait for Docker.
 func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 	sr.logger = ctx.Logger()
-	if err := sr.Discovery.provision(); err != nil {
-		return err
-	}
-	w, err := acquireWatcher(ctx, sr.Discovery)
-	if err != nil {
-		return err
-	}
-	sr.watcher = w
-	return nil
+	return sr.attach(ctx)
 }
 
-// Cleanup releases the shared watcher.
-func (sr *SwarmRoute) Cleanup() error {
-	if sr.watcher == nil {
-		return nil
-	}
-	sr.watcher = nil
-	return releaseWatcher(sr.Discovery)
-}
+// Cleanup releases the shared watcher; the last user stops it.
+func (sr *SwarmRoute) Cleanup() error { return sr.detach() }
 
 // ServeHTTP routes the request to the service that claims its path.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
