@@ -267,3 +267,45 @@ func TestBuildTable(t *testing.T) {
 		})
 	}
 }
+
+// FuzzMatch checks the route table against a plain reading of the rules:
+// the answer is the longest route prefix that equals the cleaned path or
+// is followed in it by a slash, or none.
+func FuzzMatch(f *testing.F) {
+	for _, seed := range []string{"/multiply/api", "/multiply/../x", "//multiply", "/a/b/c/d", "/", "", "/multiplyx", "/a/./b/", "/%2e%2e/a", "/a/b/..", "multiply"} {
+		f.Add(seed)
+	}
+	prefixes := []string{"/", "/multiply", "/a", "/a/b", "/a/b/c", "/x.y", "/m-1"}
+	table := tableOf(prefixes...)
+	f.Fuzz(func(t *testing.T, p string) {
+		cleaned := cleanPath(p)
+		if cleanPath(cleaned) != cleaned || !strings.HasPrefix(cleaned, "/") {
+			t.Fatalf("cleanPath(%q) = %q is not clean", p, cleaned)
+		}
+		for _, seg := range strings.Split(cleaned, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("cleanPath(%q) = %q keeps a dot segment", p, cleaned)
+			}
+		}
+		key := matchKey(cleaned)
+		want := ""
+		for _, pre := range prefixes {
+			if (key == pre || pre == "/" || strings.HasPrefix(key, pre+"/")) && len(pre) > len(want) {
+				want = pre
+			}
+		}
+		got := ""
+		if r := table.match(key); r != nil {
+			got = r.Prefix
+		}
+		if got != want {
+			t.Fatalf("match(%q) (cleaned %q) = %q, want %q", p, cleaned, got, want)
+		}
+		if got != "" {
+			stripped := stripPrefix(cleaned, got)
+			if !strings.HasPrefix(stripped, "/") || got != "/" && !strings.HasSuffix(got+stripped, strings.TrimPrefix(cleaned, got)) {
+				t.Fatalf("stripPrefix(%q, %q) = %q", cleaned, got, stripped)
+			}
+		}
+	})
+}
