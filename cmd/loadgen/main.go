@@ -20,7 +20,7 @@ import (
 func main() {
 	var cfg loadgen.Config
 	flag.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8081", "gateway base URL")
-	flag.StringVar(&cfg.Prefix, "prefix", "/multiply", "multiply's path prefix")
+	flag.StringVar(&cfg.Prefix, "prefix", "/multiply", "multiply's path prefix (empty for a replica itself)")
 	flag.IntVar(&cfg.Rate, "rate", 200, "requests per second")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send (at most 10m)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")

@@ -19,7 +19,8 @@ import (
 type Config struct {
 	// BaseURL is the gateway, e.g. http://127.0.0.1:8081.
 	BaseURL string
-	// Prefix is multiply's path prefix on the gateway. Default: /multiply
+	// Prefix is multiply's path prefix on the target: /multiply through a
+	// gateway, empty for a replica itself.
 	Prefix string
 	// Rate is the constant request rate, per second. Default: 200
 	Rate int
@@ -59,9 +60,6 @@ var checks = []struct {
 }
 
 func (c *Config) defaults() {
-	if c.Prefix == "" {
-		c.Prefix = "/multiply"
-	}
 	if c.Rate <= 0 {
 		c.Rate = 200
 	}

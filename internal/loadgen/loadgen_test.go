@@ -31,7 +31,7 @@ func TestRun(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	recs := Run(context.Background(), Config{BaseURL: srv.URL, Rate: 100, Duration: time.Second})
+	recs := Run(context.Background(), Config{BaseURL: srv.URL, Prefix: "/multiply", Rate: 100, Duration: time.Second})
 	s := Summarize(recs)
 	if s.Sent < 95 || s.Sent > 105 {
 		t.Errorf("sent %d requests in 1s at 100/s", s.Sent)
@@ -47,7 +47,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	Run(ctx, Config{BaseURL: srv.URL, Rate: 50, Duration: time.Minute})
+	Run(ctx, Config{BaseURL: srv.URL, Prefix: "/multiply", Rate: 50, Duration: time.Minute})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancelled run took %v", d)
 	}

@@ -13,7 +13,7 @@ type Summary struct {
 	Sent, Failed  int
 	Errors        map[string]int // failure reason -> count
 	PerReplica    map[string]int // ServiceID -> successful responses
-	P50, P99, Max time.Duration
+	P50, P99, P999, Max time.Duration
 	Elapsed       time.Duration
 }
 
@@ -43,7 +43,7 @@ func Summarize(recs []Record) Summary {
 	}
 	s.Elapsed = last.Sub(first)
 	slices.Sort(lat)
-	s.P50, s.P99 = Percentile(lat, 50), Percentile(lat, 99)
+	s.P50, s.P99, s.P999 = Percentile(lat, 50), Percentile(lat, 99), Percentile(lat, 99.9)
 	if len(lat) > 0 {
 		s.Max = lat[len(lat)-1]
 	}
