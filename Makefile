@@ -13,12 +13,21 @@ GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 export GATEWAY_IMAGE MULTIPLY_IMAGE
 
-.PHONY: up down test unit scenarios images base-images gateway-image multiply-image swarm status logs clean
+.PHONY: up up-cluster certs down test unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
 	docker stack deploy --resolve-image never -c stack.yml $(STACK)
 	STACK=$(STACK) scripts/wait-url.sh '$(URL)'
+
+## up-cluster: the many-node stack (stack.cluster.yml): gateways on every node, Docker API through mutual-TLS docker-api
+up-cluster: images swarm certs
+	docker stack deploy --resolve-image never -c stack.cluster.yml $(STACK)
+	STACK=$(STACK) scripts/wait-url.sh '$(URL)'
+
+## certs: CA, docker-api server certificate and gateway client certificate in build/certs (kept if present)
+certs:
+	scripts/certs.sh build/certs
 
 ## down: remove the stack and wait until its services and network are gone
 down:
@@ -27,9 +36,9 @@ down:
 ## test: unit tests, then end-to-end tests on the real swarm (they deploy and remove their own stack)
 test: images swarm
 	go vet ./...
-	rm -f build/scenarios.txt
+	rm -f build/scenarios.txt build/bench.txt
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./...
-	@cat build/scenarios.txt 2>/dev/null || true
+	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
 
 ## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference
 scenarios: images swarm
@@ -39,6 +48,13 @@ scenarios: images swarm
 ## unit: tests that need no Docker
 unit:
 	go test $(GO_TEST_FLAGS) -short ./...
+
+## bench: Go benchmarks, then gateway against stock Caddy: throughput, latency, fairness, memory (about 10 minutes)
+bench: images swarm
+	mkdir -p build
+	go test -run '^$$' -bench . -benchmem -count 5 ./caddymodule | tee build/gobench.txt
+	BENCH=full go test -count=1 -timeout 40m -v -run TestBench ./e2e
+	@cat build/bench.txt
 
 images: multiply-image gateway-image
 
@@ -50,7 +66,7 @@ multiply-image:
 gateway-image: base-images
 	@echo "building $(GATEWAY_IMAGE) with xcaddy (the first build compiles Caddy: about 5 minutes on 2 cores)"
 	docker build -f xcaddy.Dockerfile --build-arg BUILDER_IMAGE=$(BUILDER_IMAGE) --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) -t $(GATEWAY_IMAGE) . \
-		| grep -E '^(Step|Successfully)' || { echo "gateway image build failed; rerun without the filter: docker build -f xcaddy.Dockerfile ..." >&2; exit 1; }
+		| grep --line-buffered -E '^(Step|Successfully)' || { echo "gateway image build failed; rerun without the filter: docker build -f xcaddy.Dockerfile ..." >&2; exit 1; }
 
 base-images:
 	@if [[ "$(BUILDER_IMAGE)" == faas-gateway/* ]]; then scripts/base-images.sh; fi

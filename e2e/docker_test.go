@@ -100,10 +100,10 @@ func removeStack(t *testing.T) {
 	}
 }
 
-// deployStack deploys stack.yml, plus the given compose files (paths from
-// the repository root), as the test stack, removing what a previous run
+// deployStack deploys the given compose files (paths from the repository
+// root, merged in order) as the test stack, removing what a previous run
 // left, and removes it again when the test ends, pass or fail.
-func deployStack(t *testing.T, extraFiles ...string) {
+func deployStack(t *testing.T, files ...string) {
 	t.Helper()
 	removeStack(t)
 	t.Cleanup(func() {
@@ -112,14 +112,15 @@ func deployStack(t *testing.T, extraFiles ...string) {
 		}
 		removeStack(t)
 	})
-	args := []string{"stack", "deploy", "--resolve-image", "never", "-c", "stack.yml"}
-	for _, f := range extraFiles {
+	args := []string{"stack", "deploy", "--resolve-image", "never"}
+	for _, f := range files {
 		args = append(args, "-c", f)
 	}
 	cmd := exec.Command("docker", append(args, stackName)...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GATEWAY_PORT=%d", port), fmt.Sprintf("REFERENCE_PORT=%d", refPort),
-		"GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage, "MULTIPLY_SERVICE="+multiplySv)
+		"GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage, "MULTIPLY_SERVICE="+multiplySv,
+		"CERTS_DIR="+certsDir, fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker stack deploy: %v\n%s", err, out)
 	}

@@ -117,7 +117,8 @@ type scenario struct {
 func TestScenarios(t *testing.T) {
 	requireSwarm(t)
 	size, sizeName := sizeFromEnv()
-	deployStack(t, "e2e/testdata/scenarios.yml")
+	makeCerts(t)
+	deployStack(t, "stack.cluster.yml", "e2e/testdata/scenarios.yml")
 	eventually(t, "gateway answers", 3*time.Minute, func() error { _, err := add(); return err })
 	eventually(t, "reference answers", time.Minute, func() error {
 		code, body, err := getFrom(fmt.Sprintf("http://127.0.0.1:%d", refPort), "/multiply/api/v1/add?x=10&y=25")
@@ -127,6 +128,8 @@ func TestScenarios(t *testing.T) {
 		return err
 	})
 	e := &scenarioEnv{t: t, size: size, clock: watchTasks(t, newDockerClient(t), multiplySv)}
+	t.Run("docker-api endpoint refuses what is not allowed", testDockerAPIEndpoint)
+	t.Cleanup(func() { checkDockerAPILog(t) })
 
 	scenarios := []scenario{
 		{name: "scale 3→10→1", start: 3, action: func(e *scenarioEnv) {
@@ -226,7 +229,7 @@ func TestScenarios(t *testing.T) {
 	}
 	e.t = t
 	t.Log("\n" + table.String())
-	writeReport(t, table.String())
+	writeFile(t, "scenarios.txt", table.String())
 }
 
 // gatewayLogs returns the gateway's log since the time given (Caddy logs
@@ -248,7 +251,7 @@ func (e *scenarioEnv) underLoad(action func(*scenarioEnv)) (gw, ref outcome) {
 		c := make(chan []loadgen.Record, 1)
 		go func() {
 			c <- loadgen.Run(ctx, loadgen.Config{
-				BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Rate: e.size.rate, Duration: 5 * time.Minute,
+				BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Prefix: "/multiply", Rate: e.size.rate, Duration: 5 * time.Minute,
 			})
 		}()
 		return c
@@ -296,10 +299,15 @@ func writeRow(w io.Writer, name, target string, o outcome, verdict bool) {
 	fmt.Fprintf(w, "%-36s %-9s %7d %6d %9s %9s %9s %s\n", name, target, o.sum.Sent, o.sum.Failed, joined, pct(o.joins, 99), pct(o.drops, 99), v)
 }
 
-// writeReport saves the table where `make` prints it after the tests.
-func writeReport(t *testing.T, table string) {
+// writeFile saves a report under build/, where `make` prints it after the
+// tests.
+func writeFile(t *testing.T, name, content string) {
 	dir := filepath.Join("..", "build")
-	if err := os.MkdirAll(dir, 0o755); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, "scenarios.txt"), []byte(table), 0o644)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("saving %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Logf("saving %s: %v", name, err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // answering, and a service that loses its opt-in label disappearing.
 func TestStack(t *testing.T) {
 	requireSwarm(t)
-	deployStack(t)
+	deployStack(t, "stack.yml")
 
 	eventually(t, "gateway answers 10+25=35", 3*time.Minute, func() error {
 		_, err := add()
