@@ -98,6 +98,27 @@ func TestBench(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 
+	// Memory first, before any load has grown a heap; the routes stay for
+	// the rest of the run.
+	caddyIdle := rssMB(t, stackName+"_static")
+	gwIdle := rssMB(t, gatewaySv)
+	since := time.Now()
+	createRoutes(t, cli, size.routes)
+	eventually(t, fmt.Sprintf("gateway routes %d more services", size.routes), 3*time.Minute, func() error {
+		if n := strings.Count(gatewayLogs(t, since), `"msg":"route added"`); n < size.routes {
+			return fmt.Errorf("%d routes added", n)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	gwRoutes := rssMB(t, gatewaySv)
+	memLine := fmt.Sprintf("memory (resident, before any load): stock caddy idle %.1f MB; gateway idle %.1f MB; gateway with %d routes %.1f MB (%+.1f MB over stock idle) %s\n",
+		caddyIdle, gwIdle, size.routes+1, gwRoutes, gwRoutes-caddyIdle,
+		verdictOf(gwRoutes <= caddyIdle+targetMemoryMB, fmt.Sprintf("≤ stock idle + %.0f MB", targetMemoryMB)))
+	if full && gwRoutes > caddyIdle+targetMemoryMB {
+		t.Logf("gateway missed the memory target")
+	}
+
 	var out strings.Builder
 	fmt.Fprintf(&out, "bench (%s): %d rounds, alternating contenders; wrk -c%d for throughput\n", sizeName, size.rounds, size.connLimit)
 
@@ -116,8 +137,10 @@ func TestBench(t *testing.T) {
 	}
 	base := median(cs[0].rps)
 
-	// Latency at a fixed rate below saturation: half the baseline's.
-	rate := max(50, int(base/2))
+	// Latency at a fixed rate well below saturation: a quarter of the
+	// baseline's, at most 1,000/s (vegeta needs more CPU per request than
+	// wrk, and shares the two cores).
+	rate := min(1000, max(50, int(base/4)))
 	for range size.rounds {
 		for _, c := range cs {
 			recs := loadgen.Run(context.Background(), loadgen.Config{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", c.port), Prefix: c.prefix, Rate: rate, Duration: size.latTime})
@@ -177,23 +200,7 @@ func TestBench(t *testing.T) {
 		fmt.Fprintf(&out, "  %-46s replicas %2d  max/min %5.2f  %v %s\n", f.name, len(counts), s.Spread(), counts, verdict)
 	}
 
-	// Memory.
-	caddyIdle := rssMB(t, stackName+"_static")
-	gwIdle := rssMB(t, gatewaySv)
-	since := time.Now()
-	createRoutes(t, cli, size.routes)
-	eventually(t, fmt.Sprintf("gateway routes %d more services", size.routes), 3*time.Minute, func() error {
-		if n := strings.Count(gatewayLogs(t, since), `"msg":"route added"`); n < size.routes {
-			return fmt.Errorf("%d routes added", n)
-		}
-		return nil
-	})
-	time.Sleep(2 * time.Second)
-	gwRoutes := rssMB(t, gatewaySv)
-	fmt.Fprintf(&out, "memory (resident): stock caddy idle %.1f MB; gateway idle %.1f MB; gateway with %d routes %.1f MB (%+.1f MB over stock idle) %s\n",
-		caddyIdle, gwIdle, size.routes+1, gwRoutes, gwRoutes-caddyIdle,
-		verdictOf(gwRoutes <= caddyIdle+targetMemoryMB, fmt.Sprintf("≤ stock idle + %.0f MB", targetMemoryMB)))
-
+	out.WriteString(memLine)
 	t.Log("\n" + out.String())
 	writeFile(t, "bench.txt", out.String())
 }

@@ -147,7 +147,8 @@ func TestScenarios(t *testing.T) {
 			time.Sleep(4 * time.Second)
 		}},
 		{name: fmt.Sprintf("docker api gone %v, then scale 3→4", size.outage), start: 3, action: func(e *scenarioEnv) {
-			mustDocker(e.t, "service", "scale", "--detach", apiSv+"=0")
+			// docker-api is global: a constraint no node meets takes it away.
+			mustDocker(e.t, "service", "update", "--detach", "--constraint-add", "node.labels.faas-e2e-nowhere==1", apiSv)
 			eventually(e.t, "docker api endpoint gone", time.Minute, func() error {
 				if out, _ := docker(e.t, 10*time.Second, "service", "ps", "-q", "--filter", "desired-state=running", apiSv); strings.TrimSpace(out) != "" {
 					return fmt.Errorf("still running")
@@ -155,7 +156,7 @@ func TestScenarios(t *testing.T) {
 				return nil
 			})
 			time.Sleep(e.size.outage)
-			mustDocker(e.t, "service", "scale", "--detach", apiSv+"=1")
+			mustDocker(e.t, "service", "update", "--detach", "--constraint-rm", "node.labels.faas-e2e-nowhere==1", apiSv)
 			// Back: the gateway sees changes again.
 			e.scale(4)
 			time.Sleep(3 * time.Second)
