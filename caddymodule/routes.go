@@ -30,6 +30,9 @@ type route struct {
 // builds a new one on every change and swaps it in whole.
 type routeTable struct {
 	byPrefix map[string]*route
+	// depth is the most segments any prefix has: a path's segments past
+	// it cannot be part of a match, so lookups start there.
+	depth int
 	// converging lists the services that are scaling, updating or have tasks
 	// starting or stopping, so the watcher knows to re-list them soon.
 	converging []string
@@ -43,9 +46,10 @@ var emptyTable = &routeTable{byPrefix: map[string]*route{}, problems: map[string
 
 // match returns the route with the longest prefix that covers p on whole
 // segments, or nil. p must be a cleaned path without a trailing slash
-// (see cleanPath). It costs one map lookup per path segment, whatever the
-// number of routes, and does not allocate.
+// (see cleanPath). It costs at most one map lookup per segment of the
+// deepest prefix, whatever the number of routes, and does not allocate.
 func (t *routeTable) match(p string) *route {
+	p = firstSegments(p, t.depth)
 	for {
 		if r, ok := t.byPrefix[p]; ok {
 			return r
@@ -60,6 +64,26 @@ func (t *routeTable) match(p string) *route {
 			p = p[:i]
 		}
 	}
+}
+
+// firstSegments cuts p after its first n segments ("/a/b/c", 2: "/a/b").
+func firstSegments(p string, n int) string {
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' {
+			if n--; n <= 0 {
+				return p[:i]
+			}
+		}
+	}
+	return p
+}
+
+// segments counts a prefix's segments ("/" has none, "/a/b" two).
+func segments(prefix string) int {
+	if prefix == "/" {
+		return 0
+	}
+	return strings.Count(prefix, "/")
 }
 
 // cleanPath returns the cleaned form of a request path, the form that is
@@ -185,6 +209,7 @@ func buildTable(st swarmState, opts tableOptions) *routeTable {
 			r.Upstreams = taskAddrs(tasksBySvc[svc.ID], netID, port)
 		}
 		t.byPrefix[cfg.Prefix] = r
+		t.depth = max(t.depth, segments(cfg.Prefix))
 	}
 	return t
 }

@@ -14,6 +14,7 @@ func tableOf(prefixes ...string) *routeTable {
 	t := &routeTable{byPrefix: map[string]*route{}}
 	for _, p := range prefixes {
 		t.byPrefix[p] = &route{Prefix: p, Service: "svc" + p}
+		t.depth = max(t.depth, segments(p))
 	}
 	return t
 }
