@@ -157,6 +157,13 @@ func TestScenarios(t *testing.T) {
 			})
 			time.Sleep(e.size.outage)
 			mustDocker(e.t, "service", "update", "--detach", "--constraint-rm", "node.labels.faas-e2e-nowhere==1", apiSv)
+			eventually(e.t, "docker api endpoint back", time.Minute, func() error {
+				out, _ := docker(e.t, 10*time.Second, "service", "ps", "--format", "{{.CurrentState}}", "--filter", "desired-state=running", apiSv)
+				if !strings.HasPrefix(strings.TrimSpace(out), "Running") {
+					return fmt.Errorf("state %q", strings.TrimSpace(out))
+				}
+				return nil
+			})
 			// Back: the gateway sees changes again.
 			e.scale(4)
 			time.Sleep(3 * time.Second)
