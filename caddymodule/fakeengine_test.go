@@ -31,7 +31,9 @@ type fakeEngine struct {
 	// hangEvents makes /events never answer, like an engine behind an
 	// address that accepts connections and then says nothing.
 	hangEvents bool
-	subs       map[chan events.Message]struct{}
+	// blockEvents answers /events with 403, as an allowlisting proxy would.
+	blockEvents bool
+	subs        map[chan events.Message]struct{}
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
@@ -109,6 +111,10 @@ func (fe *fakeEngine) streamEvents(w http.ResponseWriter, r *http.Request) {
 	fe.mu.Unlock()
 	if hang {
 		<-r.Context().Done()
+		return
+	}
+	if fe.blockEvents {
+		http.Error(w, `{"message":"forbidden by the test"}`, http.StatusForbidden)
 		return
 	}
 	c := make(chan events.Message, 16)

@@ -30,6 +30,9 @@ const (
 	// stuckInterval instead of every converge_interval.
 	stuckAfter    = time.Minute
 	stuckInterval = 2 * time.Second
+	// eventsWarnAfter is how many event stream failures in a row are
+	// worth a warning.
+	eventsWarnAfter = 3
 )
 
 // watcher keeps a route table in step with the swarm. It is driven by the
@@ -160,13 +163,16 @@ func (w *watcher) run(ctx context.Context) {
 			// Open: list again, to cover changes made while it opened.
 			subscribing = false
 		case <-sub.msgs:
+			if eventRetries >= eventsWarnAfter {
+				w.logger.Info("docker event stream back")
+			}
 			eventRetries = 0
 			drainEvents(sub.msgs) // one resync covers a burst
 		case err := <-sub.errs:
 			sub.stop()
 			sub = subscription{}
-			w.eventsLost(err)
 			eventRetries++
+			w.eventsLost(err, eventRetries)
 			resetTimer(timer, backoff(eventRetries))
 			continue
 		}
@@ -285,11 +291,18 @@ func (w *watcher) markUp() {
 	}
 }
 
-func (w *watcher) eventsLost(err error) {
+// eventsLost logs an event stream that ended: at debug level, and once at
+// warn level when it keeps failing while the API itself answers (a proxy
+// that blocks /events, say), since the gateway then falls back to polling.
+func (w *watcher) eventsLost(err error, retries int) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
 	w.logger.Debug("docker event stream ended; reconnecting", zap.Error(err))
+	if retries == eventsWarnAfter && !w.down {
+		w.logger.Warn("docker event stream unavailable; re-listing every second until it is back (set poll_only to poll at resync_interval instead)",
+			zap.Error(err))
+	}
 }
 
 // logChanges logs, once each, the routes that appeared, disappeared or

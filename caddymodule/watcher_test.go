@@ -144,6 +144,24 @@ func TestWatcherEventStreamHangs(t *testing.T) {
 	waitUpstreams(t, w, time.Second, "10.0.1.11:8080")
 }
 
+// TestWatcherEventsBlocked: with /events refused, changes are still seen
+// (by re-listing every second) and one warning says so.
+func TestWatcherEventsBlocked(t *testing.T) {
+	fe := newFakeEngine(t)
+	fe.blockEvents = true
+	seed(fe, nil, "10.0.1.10")
+	w, logs := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	fe.mu.Lock()
+	seed(fe, nil, "10.0.1.11")
+	fe.mu.Unlock()
+	waitUpstreams(t, w, 3*maxBackoff, "10.0.1.11:8080")
+	time.Sleep(3 * maxBackoff)
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
+		t.Errorf("%d warnings, want one about the event stream: %v", n, logs.FilterLevelExact(zap.WarnLevel).All())
+	}
+}
+
 func TestWatcherPollOnly(t *testing.T) {
 	fe := newFakeEngine(t)
 	seed(fe, nil, "10.0.1.10")
