@@ -13,7 +13,7 @@ GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 export GATEWAY_IMAGE MULTIPLY_IMAGE
 
-.PHONY: up up-cluster certs down test unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
+.PHONY: up up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -39,6 +39,10 @@ test: images swarm
 	rm -f build/scenarios.txt build/bench.txt
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./...
 	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
+
+## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 4 minutes)
+test-cluster: images certs
+	scripts/cluster.sh up && scripts/cluster.sh test; rc=$$?; scripts/cluster.sh down; exit $$rc
 
 ## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference
 scenarios: images swarm
