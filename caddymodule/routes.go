@@ -299,10 +299,16 @@ type netInfo struct {
 	Shared bool
 }
 
-type networkIndex map[string]netInfo // by ID
+// networkIndex is what route building knows of the swarm's networks.
+type networkIndex struct {
+	byID map[string]netInfo
+	// gatewayInSwarm is true when the gateway shares any non-ingress
+	// network: it runs in the swarm, not outside it as in development.
+	gatewayInSwarm bool
+}
 
 func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
-	idx := make(networkIndex, len(list))
+	idx := networkIndex{byID: make(map[string]netInfo, len(list))}
 	for _, n := range list {
 		ni := netInfo{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress"}
 		for _, c := range n.IPAM.Config {
@@ -316,7 +322,8 @@ func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 				}
 			}
 		}
-		idx[n.ID] = ni
+		idx.byID[n.ID] = ni
+		idx.gatewayInSwarm = idx.gatewayInSwarm || (ni.Shared && !ni.Ingress)
 	}
 	return idx
 }
@@ -331,10 +338,10 @@ func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 func (idx networkIndex) choose(svc *swarm.Service, want string) (id, caveat string, err error) {
 	var attached []netInfo
 	for _, n := range svc.Spec.TaskTemplate.Networks {
-		ni, ok := idx[n.Target]
+		ni, ok := idx.byID[n.Target]
 		if !ok {
 			// The spec may name the network instead of its ID.
-			for _, cand := range idx {
+			for _, cand := range idx.byID {
 				if cand.Name == n.Target {
 					ni, ok = cand, true
 					break
@@ -359,12 +366,6 @@ func (idx networkIndex) choose(svc *swarm.Service, want string) (id, caveat stri
 		return "", "", fmt.Errorf("network %q is not one of the service's networks (%s)", want, names(attached))
 	}
 	var shared []netInfo
-	gatewayInSwarm := false
-	for _, n := range idx {
-		if n.Shared && !n.Ingress {
-			gatewayInSwarm = true
-		}
-	}
 	for _, n := range attached {
 		if n.Shared {
 			shared = append(shared, n)
@@ -375,7 +376,7 @@ func (idx networkIndex) choose(svc *swarm.Service, want string) (id, caveat stri
 		return shared[0].ID, "", nil
 	case len(shared) > 1:
 		return shared[0].ID, fmt.Sprintf("service shares several networks with the gateway (%s); using %s, set the network label to choose", names(shared), shared[0].Name), nil
-	case gatewayInSwarm:
+	case idx.gatewayInSwarm:
 		return "", "", fmt.Errorf("it shares no network with the gateway (its networks: %s)", names(attached))
 	default:
 		return attached[0].ID, "", nil
