@@ -160,6 +160,14 @@ func (fe *fakeEngine) update(f func(fe *fakeEngine)) {
 	}
 }
 
+// quietly changes the engine's state without an event, as a task changing
+// state does.
+func (fe *fakeEngine) quietly(f func(fe *fakeEngine)) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	f(fe)
+}
+
 // setDown makes every call fail (true) or succeed again (false), and ends
 // the open event streams as a daemon restart would.
 func (fe *fakeEngine) setDown(down bool) {

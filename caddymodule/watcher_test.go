@@ -114,9 +114,7 @@ func TestWatcherPollsWhileConverging(t *testing.T) {
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
 
 	// No event: only the converge polling can see this task replacement.
-	fe.mu.Lock()
-	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.20")
-	fe.mu.Unlock()
+	fe.quietly(func(fe *fakeEngine) { seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.20") })
 	waitUpstreams(t, w, time.Second, "10.0.1.20:8080")
 
 	// Settled: polling stops, so a silent change is not seen before the
@@ -138,9 +136,7 @@ func TestWatcherEventStreamHangs(t *testing.T) {
 	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.10")
 	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	fe.mu.Lock()
-	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.11")
-	fe.mu.Unlock()
+	fe.quietly(func(fe *fakeEngine) { seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.11") })
 	waitUpstreams(t, w, time.Second, "10.0.1.11:8080")
 }
 
@@ -152,9 +148,7 @@ func TestWatcherEventsBlocked(t *testing.T) {
 	seed(fe, nil, "10.0.1.10")
 	w, logs := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	fe.mu.Lock()
-	seed(fe, nil, "10.0.1.11")
-	fe.mu.Unlock()
+	fe.quietly(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.11") })
 	waitUpstreams(t, w, 3*maxBackoff, "10.0.1.11:8080")
 	time.Sleep(3 * maxBackoff)
 	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
@@ -169,9 +163,7 @@ func TestWatcherPollOnly(t *testing.T) {
 	d.PollOnly, d.ResyncInterval = true, caddy.Duration(100*time.Millisecond)
 	w, _ := startTestWatcher(t, fe, d)
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	fe.mu.Lock()
-	seed(fe, nil, "10.0.1.10", "10.0.1.11")
-	fe.mu.Unlock()
+	fe.quietly(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
 	waitUpstreams(t, w, time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
 	if n := fe.callCount("GET /events"); n != 0 {
 		t.Errorf("poll_only subscribed to events %d times", n)
@@ -193,9 +185,7 @@ func TestWatcherSurvivesDockerOutage(t *testing.T) {
 		t.Errorf("outage logged %d times at warn, want once", n)
 	}
 
-	fe.mu.Lock()
-	seed(fe, nil, "10.0.1.10", "10.0.1.11")
-	fe.mu.Unlock()
+	fe.quietly(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
 	fe.setDown(false)
 	waitUpstreams(t, w, 2*maxBackoff, "10.0.1.10:8080", "10.0.1.11:8080")
 	if n := logs.FilterMessage("docker api reachable again").Len(); n != 1 {
