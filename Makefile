@@ -42,7 +42,7 @@ test: images swarm
 
 ## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 4 minutes)
 test-cluster: images certs
-	scripts/cluster.sh up && scripts/cluster.sh test; rc=$$?; scripts/cluster.sh down; exit $$rc
+	scripts/cluster.sh run
 
 ## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference
 scenarios: images swarm

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cluster.sh up|test|down: a real three-node swarm on this one machine, for
-# `make test-cluster`. Each node is its own dockerd in its own network
+# cluster.sh up|test|down|run: a real three-node swarm on this one machine,
+# for `make test-cluster` (run: up, test, and down whatever happens). Each node is its own dockerd in its own network
 # namespace (10.99.0.11 manager, .12 and .13 workers, on bridge faas-br0),
 # so no image needs pulling and no privileged container is needed. The test
 # deploys stack.cluster.yml with the gateways on the workers only, reading
@@ -147,9 +147,19 @@ down() {
 	log "removed the three nodes"
 }
 
+# run: up and test, then down even when either fails or is interrupted, so
+# no node's dockerd is left running; the exit status is the test's.
+run() {
+	trap down EXIT
+	trap 'exit 130' INT TERM
+	up
+	test_cluster
+}
+
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
 down) down ;;
-*) echo "usage: $0 up|test|down" >&2; exit 2 ;;
+run) run ;;
+*) echo "usage: $0 up|test|down|run" >&2; exit 2 ;;
 esac
