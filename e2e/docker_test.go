@@ -47,10 +47,15 @@ func unavailable(t *testing.T, format string, args ...any) {
 	t.Skipf("skipping end-to-end test: %s", msg)
 }
 
-// requireSwarm checks for a Docker engine that is a swarm manager and for
-// the two images.
+// requireSwarm is the first call of every end-to-end test. Under -short
+// (`make unit`) it skips before touching Docker, an explicit opt-out that
+// holds under CI too; otherwise it checks for a Docker engine that is a
+// swarm manager and for the two images.
 func requireSwarm(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping end-to-end test under -short: it deploys stacks on Docker (run it with `make test`)")
+	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		unavailable(t, "no docker command on PATH")
 	}
@@ -203,4 +208,19 @@ func eventually(t *testing.T, what string, timeout time.Duration, f func() error
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestShortSkipsBeforeDocker holds `make unit` (go test -short) to its
+// promise: every end-to-end test skips under -short before it looks for
+// Docker, even under CI=true, where a missing Docker fails the test.
+func TestShortSkipsBeforeDocker(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("checks what -short does; `make unit` runs it")
+	}
+	t.Setenv("CI", "true")
+	t.Setenv("PATH", "") // no docker command: any look for Docker fails under CI
+	t.Run("requireSwarm", func(t *testing.T) {
+		requireSwarm(t)
+		t.Error("requireSwarm returned under -short instead of skipping")
+	})
 }
