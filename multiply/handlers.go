@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // result is the success body. The field names are an API: load-spread
@@ -31,21 +33,37 @@ type apiError struct {
 // operation computes x op y, or reports that the result overflows int64.
 type operation func(x, y int64) (int64, bool)
 
+// maxBodyBytes bounds a POST form body; a longer one answers 413.
+const maxBodyBytes = 1 << 16
+
 func newMux(serviceID string) *http.ServeMux {
 	mux := http.NewServeMux()
 	for name, op := range map[string]operation{"add": add, "multiply": multiply} {
-		h := handleOperation(name, op, serviceID)
-		mux.HandleFunc("GET /api/v1/"+name, h)
-		mux.HandleFunc("POST /api/v1/"+name, h)
+		route(mux, "/api/v1/"+name, handleOperation(name, op, serviceID), http.MethodGet, http.MethodHead, http.MethodPost)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	route(mux, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
-	})
+	}, http.MethodGet, http.MethodHead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no such endpoint: %s %s (try GET /api/v1/add?x=1&y=2)", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// route serves path with h for each of methods, and answers any other method
+// on path with 405 and an Allow header. Without the method-less pattern the
+// catch-all "/" would take those requests and answer 404; "METHOD path" is
+// more specific than "path", so the allowed methods still reach h.
+func route(mux *http.ServeMux, path string, h http.HandlerFunc, methods ...string) {
+	for _, m := range methods {
+		mux.HandleFunc(m+" "+path, h)
+	}
+	allow := strings.Join(methods, ", ")
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed on %s: use %s", r.Method, r.URL.Path, allow))
+	})
 }
 
 // handleOperation serves one operation. Operands come from the query
@@ -54,8 +72,13 @@ func handleOperation(name string, op operation, serviceID string) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		params := r.URL.Query()
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 			if err := r.ParseForm(); err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("form body larger than %d bytes", tooLarge.Limit))
+					return
+				}
 				writeError(w, http.StatusBadRequest, "", "reading form body: "+err.Error())
 				return
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -99,6 +100,106 @@ func TestHealthz(t *testing.T) {
 	newMux("r").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != 200 || rec.Body.String() != "ok\n" {
 		t.Errorf("healthz = %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestMethods: a known path answers a method it does not serve with 405 and
+// an Allow header, in the service's JSON error format; an unknown path stays
+// 404 whatever the method.
+func TestMethods(t *testing.T) {
+	mux := newMux("r")
+	const opsAllow, healthAllow = "GET, HEAD, POST", "GET, HEAD"
+	tests := []struct {
+		method, target string
+		wantCode       int
+		wantAllow      string // for 405
+	}{
+		{http.MethodPut, "/api/v1/add?x=1&y=2", 405, opsAllow},
+		{http.MethodDelete, "/api/v1/add", 405, opsAllow},
+		{http.MethodOptions, "/api/v1/add", 405, opsAllow},
+		{http.MethodPatch, "/api/v1/multiply", 405, opsAllow},
+		{http.MethodPut, "/api/v1/multiply", 405, opsAllow},
+		{"PROPFIND", "/api/v1/multiply", 405, opsAllow},
+		{http.MethodPost, "/healthz", 405, healthAllow},
+		{http.MethodPut, "/healthz", 405, healthAllow},
+		{http.MethodDelete, "/healthz", 405, healthAllow},
+		{http.MethodOptions, "/healthz", 405, healthAllow},
+		{http.MethodHead, "/healthz", 200, ""},
+		{http.MethodHead, "/api/v1/add?x=1&y=2", 200, ""},
+		{http.MethodPut, "/api/v1/divide", 404, ""},
+		{http.MethodDelete, "/", 404, ""},
+		{http.MethodOptions, "/api/v1/add/", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, nil))
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantCode, rec.Body)
+			}
+			if allow := rec.Header().Get("Allow"); allow != tt.wantAllow {
+				t.Errorf("Allow = %q, want %q", allow, tt.wantAllow)
+			}
+			if tt.wantCode == 200 {
+				return
+			}
+			wantMsg := "no such endpoint"
+			if tt.wantCode == 405 {
+				wantMsg = "not allowed"
+			}
+			checkError(t, rec, wantMsg)
+		})
+	}
+}
+
+// TestBodyTooLarge: a POST form body over the limit answers 413, whether its
+// length is announced or not; one at the limit is read.
+func TestBodyTooLarge(t *testing.T) {
+	const limit = maxBodyBytes
+	form := func(n int) string { // a valid form body of exactly n bytes
+		const head = "x=3&y=4&pad="
+		return head + strings.Repeat("a", n-len(head))
+	}
+	tests := []struct {
+		name     string
+		body     io.Reader
+		wantCode int
+	}{
+		{"at the limit", strings.NewReader(form(limit)), 200},
+		{"one byte over", strings.NewReader(form(limit + 1)), 413},
+		{"far over", strings.NewReader(form(16 * limit)), 413},
+		{"over, length unknown", io.MultiReader(strings.NewReader(form(limit + 1))), 413},
+	}
+	mux := newMux("r")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/add", tt.body)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantCode, rec.Body)
+			}
+			if tt.wantCode == 413 {
+				checkError(t, rec, "larger than")
+			}
+		})
+	}
+}
+
+// checkError checks that rec holds the service's JSON error body, with a
+// message containing msg.
+func checkError(t *testing.T, rec *httptest.ResponseRecorder, msg string) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var e apiError
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", rec.Body, err)
+	}
+	if !strings.Contains(e.Error.Message, msg) {
+		t.Errorf("error message %q does not contain %q", e.Error.Message, msg)
 	}
 }
 

@@ -5,6 +5,10 @@
 //	GET /api/v1/multiply?x=6&y=7   {"Data":{"Operation":"multiply",...,"Result":42,...}}
 //	GET /healthz                   ok
 //
+// POST to either operation takes x and y from a form body of at most 64 KiB
+// (413 beyond). Any other method on these paths answers 405 with an Allow
+// header (HEAD is served like GET; /healthz takes GET and HEAD only).
+//
 // Flags: -addr (default :8080), -healthcheck (probe -addr's /healthz and exit
 // 0 or 1: the image's HEALTHCHECK, since a scratch image has no curl),
 // -shutdown-timeout. SERVICE_ID names the replica (default: the hostname).
