@@ -28,9 +28,6 @@ const (
 	targetP99        = 1.05 // gateway p99 ≤ 1.05 × baseline
 	targetFairness   = 1.05 // max/min requests per replica, default policy
 	targetMemoryMB   = 20.0 // gateway RSS with 1,000 routes ≤ stock Caddy idle + 20 MB
-	staticPort       = 18083
-	svcnamePort      = 18084
-	directPort       = 18090
 )
 
 // benchSize is the full suite (`make bench`) or CI's few seconds of load.
@@ -59,7 +56,7 @@ type contender struct {
 	p999       []time.Duration
 }
 
-func (c *contender) url() string { return fmt.Sprintf("http://127.0.0.1:%d%s", c.port, c.path) }
+func (c *contender) url() string { return localURL(c.port) + c.path }
 
 // TestBench measures the gateway against stock Caddy in one run: saturation
 // throughput and latency at a fixed rate (rounds alternating A B C D A B C
@@ -74,7 +71,7 @@ func TestBench(t *testing.T) {
 	}
 	size, sizeName := benchSizeFromEnv()
 	full := os.Getenv("BENCH") == "full"
-	deployStack(t, "stack.yml", "e2e/testdata/bench.yml")
+	deployStack(t, "stack.yml", "e2e/testdata/reference.yml", "e2e/testdata/bench.yml")
 	cli := newDockerClient(t)
 	clock := watchTasks(t, cli, multiplySv)
 	env := &scenarioEnv{t: t, clock: clock}
@@ -83,13 +80,13 @@ func TestBench(t *testing.T) {
 
 	cs := []*contender{
 		{name: "baseline: caddy, static upstreams", port: staticPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
-		{name: "gateway: dynamic swarm", port: port, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
+		{name: "gateway: dynamic swarm", port: gatewayPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
 		{name: "caddy: dynamic a tasks.<svc>", port: refPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
 		{name: "direct: one multiply replica", port: directPort, path: "/api/v1/add?x=10&y=25"},
 	}
 	for _, c := range cs {
 		eventually(t, c.name+" answers", 2*time.Minute, func() error {
-			code, body, err := getFrom(fmt.Sprintf("http://127.0.0.1:%d", c.port), c.path)
+			code, body, err := getFrom(localURL(c.port), c.path)
 			if err == nil && code != 200 {
 				err = fmt.Errorf("status %d: %s", code, body)
 			}
@@ -126,7 +123,7 @@ func TestBench(t *testing.T) {
 	rate := min(1000, max(50, int(base/4)))
 	for range size.rounds {
 		for _, c := range cs {
-			recs := loadgen.Run(context.Background(), loadgen.Config{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", c.port), Prefix: c.prefix, Rate: rate, Duration: size.latTime})
+			recs := loadgen.Run(context.Background(), loadgen.Config{BaseURL: localURL(c.port), Prefix: c.prefix, Rate: rate, Duration: size.latTime})
 			s := loadgen.Summarize(recs)
 			if s.Failed > 0 {
 				t.Errorf("%s at %d req/s: %d of %d failed: %v", c.name, rate, s.Failed, s.Sent, s.Errors)
@@ -140,7 +137,7 @@ func TestBench(t *testing.T) {
 	for _, c := range cs {
 		tp, p99 := median(c.rps)/base, float64(medianDur(c.p99))/float64(baseP99)
 		verdict := ""
-		if c.port == port {
+		if c.port == gatewayPort {
 			verdict = verdictOf(tp >= targetThroughput, fmt.Sprintf("throughput ≥ %.2f", targetThroughput)) + ", " +
 				verdictOf(p99 <= targetP99, fmt.Sprintf("p99 ≤ %.2f", targetP99))
 			if full && (tp < targetThroughput || p99 > targetP99) {
@@ -161,9 +158,9 @@ func TestBench(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		port int
-	}{{"gateway (round_robin, the default Caddyfile)", port}, {"caddy: reverse_proxy <svc>:8080 (dnsrr)", svcnamePort}, {"caddy: dynamic a tasks.<svc>", refPort}} {
+	}{{"gateway (round_robin, the default Caddyfile)", gatewayPort}, {"caddy: reverse_proxy <svc>:8080 (dnsrr)", svcnamePort}, {"caddy: dynamic a tasks.<svc>", refPort}} {
 		s := loadgen.Summarize(loadgen.Run(context.Background(), loadgen.Config{
-			BaseURL: fmt.Sprintf("http://127.0.0.1:%d", f.port), Prefix: "/multiply", Rate: 500, Duration: time.Duration(size.fairN/500) * time.Second,
+			BaseURL: localURL(f.port), Prefix: "/multiply", Rate: 500, Duration: time.Duration(size.fairN/500) * time.Second,
 		}))
 		if s.Failed > 0 {
 			t.Errorf("fairness %s: %d failed: %v", f.name, s.Failed, s.Errors)
@@ -174,7 +171,7 @@ func TestBench(t *testing.T) {
 		}
 		slices.Sort(counts)
 		verdict := ""
-		if f.port == port {
+		if f.port == gatewayPort {
 			verdict = verdictOf(len(counts) == 10 && s.Spread() <= targetFairness, fmt.Sprintf("≤ %.2f over 10 replicas", targetFairness))
 			if len(counts) != 10 {
 				t.Errorf("gateway spread over %d replicas, want 10", len(counts))

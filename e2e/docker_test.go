@@ -14,20 +14,30 @@ import (
 	"time"
 )
 
-// Test stack settings: a name and port of their own, so that a stack
-// deployed with `make up` keeps running beside the tests.
+// Test stack settings: a name and ports of their own, so that a stack
+// deployed with `make up` keeps running beside the tests. The stack files
+// read the ports from the environment deployStack gives them (stackEnv):
+// each is written here only.
 const (
 	stackName  = "faastest"
-	port       = 18081
 	multiplySv = stackName + "_multiply"
 	gatewaySv  = stackName + "_gateway"
+
+	gatewayPort = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
+	refPort     = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
+	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
+	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
+	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
 )
 
 var (
 	gatewayImage  = envOr("GATEWAY_IMAGE", "faas-gateway/gateway:latest")
 	multiplyImage = envOr("MULTIPLY_IMAGE", "faas-gateway/multiply:latest")
-	baseURL       = fmt.Sprintf("http://127.0.0.1:%d", port)
+	baseURL       = localURL(gatewayPort)
 )
+
+// localURL is the base URL of a port published on this node.
+func localURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
@@ -123,11 +133,26 @@ func deployStack(t *testing.T, files ...string) {
 	}
 	cmd := exec.Command("docker", append(args, stackName)...)
 	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), fmt.Sprintf("GATEWAY_PORT=%d", port), fmt.Sprintf("REFERENCE_PORT=%d", refPort),
-		"GATEWAY_IMAGE="+gatewayImage, "MULTIPLY_IMAGE="+multiplyImage, "MULTIPLY_SERVICE="+multiplySv,
-		"CERTS_DIR="+certsDir, fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort))
+	cmd.Env = append(os.Environ(), stackEnv()...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker stack deploy: %v\n%s", err, out)
+	}
+}
+
+// stackEnv is what the stack files read: stack.yml and stack.cluster.yml
+// take the gateway's port and the images, the e2e/testdata overlays
+// require every variable they use, so that no port or name is written twice.
+func stackEnv() []string {
+	return []string{
+		"GATEWAY_IMAGE=" + gatewayImage,
+		"MULTIPLY_IMAGE=" + multiplyImage,
+		"MULTIPLY_SERVICE=" + multiplySv,
+		"CERTS_DIR=" + certsDir,
+		fmt.Sprintf("GATEWAY_PORT=%d", gatewayPort),
+		fmt.Sprintf("REFERENCE_PORT=%d", refPort),
+		fmt.Sprintf("SVCNAME_PORT=%d", svcnamePort),
+		fmt.Sprintf("DIRECT_PORT=%d", directPort),
+		fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort),
 	}
 }
 

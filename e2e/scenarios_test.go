@@ -19,7 +19,6 @@ import (
 const (
 	targetJoin = 500 * time.Millisecond // new replica serving, p99
 	targetDrop = 500 * time.Millisecond // old replica dropped, p99
-	refPort    = 18082
 	apiSv      = stackName + "_docker-api"
 )
 
@@ -118,10 +117,10 @@ func TestScenarios(t *testing.T) {
 	requireSwarm(t)
 	size, sizeName := sizeFromEnv()
 	makeCerts(t)
-	deployStack(t, "stack.cluster.yml", "e2e/testdata/scenarios.yml")
+	deployStack(t, "stack.cluster.yml", "e2e/testdata/reference.yml", "e2e/testdata/scenarios.yml")
 	eventually(t, "gateway answers", 3*time.Minute, func() error { _, err := add(); return err })
 	eventually(t, "reference answers", time.Minute, func() error {
-		code, body, err := getFrom(fmt.Sprintf("http://127.0.0.1:%d", refPort), "/multiply/api/v1/add?x=10&y=25")
+		code, body, err := getFrom(localURL(refPort), "/multiply/api/v1/add?x=10&y=25")
 		if err == nil && code != 200 {
 			err = fmt.Errorf("status %d: %s", code, body)
 		}
@@ -255,18 +254,18 @@ func gatewayLogs(t *testing.T, since time.Time) string {
 func (e *scenarioEnv) underLoad(action func(*scenarioEnv)) (gw, ref outcome) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	run := func(port int) <-chan []loadgen.Record {
+	run := func(target int) <-chan []loadgen.Record {
 		c := make(chan []loadgen.Record, 1)
 		go func() {
 			c <- loadgen.Run(ctx, loadgen.Config{
-				BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Prefix: "/multiply", Rate: e.size.rate, Duration: 5 * time.Minute,
+				BaseURL: localURL(target), Prefix: "/multiply", Rate: e.size.rate, Duration: 5 * time.Minute,
 			})
 		}()
 		return c
 	}
 	from := time.Now()
 	e.since = from
-	gwc, refc := run(port), run(refPort)
+	gwc, refc := run(gatewayPort), run(refPort)
 	time.Sleep(time.Second)
 	action(e)
 	to := time.Now()
