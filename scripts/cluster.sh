@@ -1,44 +1,53 @@
 #!/usr/bin/env bash
 # cluster.sh up|test|down|run: a real three-node swarm on this one machine,
-# for `make test-cluster` (run: up, test, and down whatever happens). Each node is its own dockerd in its own network
-# namespace (10.99.0.11 manager, .12 and .13 workers, on bridge faas-br0),
-# so no image needs pulling and no privileged container is needed. The test
-# deploys stack.cluster.yml with the gateways on the workers only, reading
-# the Docker API through docker-api (mutual TLS) on the manager.
+# for `make test-cluster` (run: up, test, and down whatever happens). Each
+# node is its own dockerd in its own network namespace (10.99.0.11 manager,
+# .12 and .13 workers, on bridge faas-br0), so no image needs pulling and no
+# privileged container is needed. The test deploys stack.cluster.yml with
+# the gateways on the workers only, reading the Docker API through
+# docker-api (mutual TLS) on the manager.
+# STACK, GATEWAY_IMAGE, MULTIPLY_IMAGE and GATEWAY_PORT default to the
+# Makefile's values (which it exports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export STACK=${STACK:-faas}
+export GATEWAY_IMAGE=${GATEWAY_IMAGE:-faas-gateway/gateway:latest}
+export MULTIPLY_IMAGE=${MULTIPLY_IMAGE:-faas-gateway/multiply:latest}
+export GATEWAY_PORT=${GATEWAY_PORT:-8081}
+gateway_sv=${STACK}_gateway multiply_sv=${STACK}_multiply
 nodes=(1 2 3)
-ip() { echo "10.99.0.1$1"; }
-d() { local n=$1; shift; docker -H "unix:///run/faas-n$n.sock" "$@"; }
+node_ip() { echo "10.99.0.1$1"; }
+node_sock() { echo "/run/faas-n$1.sock"; }
+d() { local n=$1; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
 # nodes_of SERVICE: the node IDs of a service's running tasks, one a line.
-nodes_of() { d 1 service ps "$1" --filter desired-state=running -q | xargs -r docker -H unix:///run/faas-n1.sock inspect --format '{{.NodeID}}'; }
+nodes_of() { d 1 service ps "$1" --filter desired-state=running -q | xargs -r docker -H "unix://$(node_sock 1)" inspect --format '{{.NodeID}}'; }
 log() { printf '== cluster %s: %s\n' "$(date +%H:%M:%S)" "$*"; }
 fail() { echo "cluster: FAIL: $*" >&2; exit 1; }
 
 up() {
-	command ip link add faas-br0 type bridge 2>/dev/null || true
-	command ip addr add 10.99.0.1/24 dev faas-br0 2>/dev/null || true
-	command ip link set faas-br0 up
+	ip link add faas-br0 type bridge 2>/dev/null || true
+	ip addr add 10.99.0.1/24 dev faas-br0 2>/dev/null || true
+	ip link set faas-br0 up
 	# Docker sets the FORWARD policy to DROP; let the nodes talk.
 	iptables -C FORWARD -i faas-br0 -o faas-br0 -j ACCEPT 2>/dev/null || iptables -I FORWARD -i faas-br0 -o faas-br0 -j ACCEPT
 	echo '{}' >/run/faas-node-daemon.json
 	for n in "${nodes[@]}"; do
 		ns=faas-n$n
-		[[ -e /run/netns/$ns ]] || command ip netns add "$ns"
-		if ! command ip link show "veth-n$n" >/dev/null 2>&1; then
-			command ip link add "veth-n$n" type veth peer name eth0 netns "$ns"
-			command ip netns exec "$ns" ip addr add "$(ip "$n")/24" dev eth0
+		[[ -e /run/netns/$ns ]] || ip netns add "$ns"
+		if ! ip link show "veth-n$n" >/dev/null 2>&1; then
+			ip link add "veth-n$n" type veth peer name eth0 netns "$ns"
+			ip netns exec "$ns" ip addr add "$(node_ip "$n")/24" dev eth0
 		fi
-		command ip link set "veth-n$n" master faas-br0 up
-		command ip netns exec "$ns" ip link set eth0 up
-		command ip netns exec "$ns" ip link set lo up
-		command ip netns exec "$ns" ip route replace default via 10.99.0.1
+		ip link set "veth-n$n" master faas-br0 up
+		ip netns exec "$ns" ip link set eth0 up
+		ip netns exec "$ns" ip link set lo up
+		ip netns exec "$ns" ip route replace default via 10.99.0.1
 		if ! d "$n" info >/dev/null 2>&1; then
 			mkdir -p "/var/lib/$ns" "/run/$ns"
 			# nsenter, not `ip netns exec`: that remounts /sys and hides the cgroups.
 			nohup nsenter --net="/run/netns/$ns" dockerd --config-file /run/faas-node-daemon.json \
 				--data-root "/var/lib/$ns" --exec-root "/run/$ns" --pidfile "/run/$ns.pid" \
-				-H "unix:///run/$ns.sock" --storage-driver vfs --cgroup-parent "/$ns" >"/tmp/$ns.log" 2>&1 &
+				-H "unix://$(node_sock "$n")" --storage-driver vfs --cgroup-parent "/$ns" >"/tmp/$ns.log" 2>&1 &
 		fi
 	done
 	for n in "${nodes[@]}"; do
@@ -46,18 +55,18 @@ up() {
 		d "$n" info >/dev/null 2>&1 || fail "node $n's dockerd did not start (/tmp/faas-n$n.log)"
 	done
 	if [[ $(d 1 info --format '{{.Swarm.LocalNodeState}}') != active ]]; then
-		d 1 swarm init --advertise-addr "$(ip 1)" >/dev/null
+		d 1 swarm init --advertise-addr "$(node_ip 1)" >/dev/null
 	fi
 	token=$(d 1 swarm join-token -q worker)
 	for n in 2 3; do
 		if [[ $(d "$n" info --format '{{.Swarm.LocalNodeState}}') != active ]]; then
 			d "$n" swarm leave --force >/dev/null 2>&1 || true
-			d "$n" swarm join --token "$token" "$(ip 1):2377" >/dev/null
+			d "$n" swarm join --token "$token" "$(node_ip 1):2377" >/dev/null
 		fi
 	done
 	log "swarm: $(d 1 node ls --format '{{.Status}}/{{if .ManagerStatus}}manager{{else}}worker{{end}}' | sort | uniq -c | xargs)"
 	for n in "${nodes[@]}"; do
-		docker save faas-gateway/gateway:latest faas-gateway/multiply:latest | d "$n" load -q >/dev/null
+		docker save "$GATEWAY_IMAGE" "$MULTIPLY_IMAGE" | d "$n" load -q >/dev/null
 	done
 	log "images loaded on the 3 nodes"
 }
@@ -65,7 +74,7 @@ up() {
 # ids IP COUNT: the distinct ServiceIDs among COUNT answers through the gateway at IP.
 ids() {
 	for _ in $(seq "$2"); do
-		curl -fsS -m 5 "http://$1:8081/multiply/api/v1/add?x=10&y=25" | sed -n 's/.*"ServiceID":"\([^"]*\)".*/\1/p'
+		curl -fsS -m 5 "http://$1:$GATEWAY_PORT/multiply/api/v1/add?x=10&y=25" | sed -n 's/.*"ServiceID":"\([^"]*\)".*/\1/p'
 	done | sort -u
 }
 
@@ -73,49 +82,49 @@ ids() {
 converge() {
 	local want=$1 deadline=$((SECONDS + 120)) running
 	while :; do
-		running=$(d 1 service ps faas_multiply --filter desired-state=running --format '{{.Name}}.{{.ID}}' --no-trunc | sort)
+		running=$(d 1 service ps "$multiply_sv" --filter desired-state=running --format '{{.Name}}.{{.ID}}' --no-trunc | sort)
 		local ok=1
 		for n in 2 3; do
-			got=$(ids "$(ip "$n")" $((want * 6)) 2>/dev/null || true)
+			got=$(ids "$(node_ip "$n")" $((want * 6)) 2>/dev/null || true)
 			[[ "$got" == "$running" && $(wc -l <<<"$got") -eq $want ]] || ok=0
 		done
 		((ok)) && return 0
-		((SECONDS < deadline)) || fail "gateways did not converge on $want replicas: running [$running], through .12 [$(ids "$(ip 2)" 12 | xargs)], .13 [$(ids "$(ip 3)" 12 | xargs)]"
+		((SECONDS < deadline)) || fail "gateways did not converge on $want replicas: running [$running], through .12 [$(ids "$(node_ip 2)" 12 | xargs)], .13 [$(ids "$(node_ip 3)" 12 | xargs)]"
 		sleep 1
 	done
 }
 
 test_cluster() {
 	scripts/certs.sh build/certs >/dev/null
-	d 1 stack rm faas >/dev/null 2>&1 || true
-	sleep 5
-	DOCKER_SOCK=/run/faas-n1.sock CERTS_DIR="$PWD/build/certs" d 1 stack deploy --resolve-image never \
-		-c stack.cluster.yml -c scripts/cluster-workers.yml faas >/dev/null
+	# stack-rm.sh waits until a previous run's stack is gone, so the deploy does not race it.
+	DOCKER_HOST=unix://$(node_sock 1) scripts/stack-rm.sh "$STACK" >/dev/null
+	DOCKER_SOCK=$(node_sock 1) CERTS_DIR="$PWD/build/certs" d 1 stack deploy --resolve-image never \
+		-c stack.cluster.yml -c scripts/cluster-workers.yml "$STACK" >/dev/null
 	log "deployed stack.cluster.yml, gateways on workers only"
 	deadline=$((SECONDS + 240))
-	until [[ $(d 1 service ps faas_gateway --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running) -eq 2 ]]; do
+	until [[ $(d 1 service ps "$gateway_sv" --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running) -eq 2 ]]; do
 		((SECONDS < deadline)) || fail "gateways not running on both workers"
 		sleep 2
 	done
 	managers=$(d 1 node ls --filter role=manager -q)
-	gw_nodes=$(nodes_of faas_gateway | sort -u)
+	gw_nodes=$(nodes_of "$gateway_sv" | sort -u)
 	[[ $(wc -l <<<"$gw_nodes") -eq 2 ]] || fail "gateways run on [$gw_nodes], want 2 nodes"
 	for task_node in $gw_nodes; do
 		[[ "$managers" != *"$task_node"* ]] || fail "a gateway runs on a manager"
 	done
 	log "gateways run on the 2 workers, none on the manager; docker-api on the manager"
 
-	d 1 service scale -d faas_multiply=6 >/dev/null
+	d 1 service scale -d "$multiply_sv"=6 >/dev/null
 	converge 6
-	spread=$(nodes_of faas_multiply | sort -u | wc -l)
+	spread=$(nodes_of "$multiply_sv" | sort -u | wc -l)
 	((spread == 3)) || fail "multiply's 6 replicas run on $spread nodes, want 3"
 	log "6 replicas on all 3 nodes; each answers through each gateway"
 
-	d 1 service scale -d faas_multiply=2 >/dev/null
+	d 1 service scale -d "$multiply_sv"=2 >/dev/null
 	converge 2
 	log "scale 6→2 converged on both gateways"
 
-	d 1 service scale -d faas_multiply=4 >/dev/null
+	d 1 service scale -d "$multiply_sv"=4 >/dev/null
 	converge 4
 	log "scale 2→4 converged on both gateways"
 
@@ -123,7 +132,7 @@ test_cluster() {
 	d 3 swarm leave --force >/dev/null
 	failed=0
 	for _ in $(seq 60); do
-		curl -fsS -m 10 "http://$(ip 2):8081/multiply/api/v1/add?x=10&y=25" >/dev/null || failed=$((failed + 1))
+		curl -fsS -m 10 "http://$(node_ip 2):$GATEWAY_PORT/multiply/api/v1/add?x=10&y=25" >/dev/null || failed=$((failed + 1))
 		sleep 0.5
 	done
 	((failed == 0)) || fail "$failed of 60 requests through worker 2's gateway failed after worker 3 left"
@@ -138,12 +147,12 @@ down() {
 	done
 	sleep 3
 	for n in "${nodes[@]}"; do
-		command ip link del "veth-n$n" 2>/dev/null || true
-		command ip netns del "faas-n$n" 2>/dev/null || true
-		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "/run/faas-n$n.sock"
+		ip link del "veth-n$n" 2>/dev/null || true
+		ip netns del "faas-n$n" 2>/dev/null || true
+		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "$(node_sock "$n")"
 	done
 	iptables -D FORWARD -i faas-br0 -o faas-br0 -j ACCEPT 2>/dev/null || true
-	command ip link del faas-br0 2>/dev/null || true
+	ip link del faas-br0 2>/dev/null || true
 	log "removed the three nodes"
 }
 
