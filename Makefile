@@ -11,7 +11,9 @@ RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
+# The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
 export STACK GATEWAY_IMAGE MULTIPLY_IMAGE
+export GATEWAY_PORT := $(PORT)
 
 .PHONY: up up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
 
