@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -133,9 +134,9 @@ func TestBench(t *testing.T) {
 	}
 
 	fmt.Fprintf(&out, "%-34s %22s %6s | at %d req/s: %8s %8s %8s %9s\n", "contender", "req/s median (min-max)", "ratio", rate, "p50", "p99", "p99.9", "p99 ratio")
-	baseP99 := medianDur(cs[0].p99)
+	baseP99 := median(cs[0].p99)
 	for _, c := range cs {
-		tp, p99 := median(c.rps)/base, float64(medianDur(c.p99))/float64(baseP99)
+		tp, p99 := median(c.rps)/base, float64(median(c.p99))/float64(baseP99)
 		verdict := ""
 		if c.port == gatewayPort {
 			verdict = verdictOf(tp >= targetThroughput, fmt.Sprintf("throughput ≥ %.2f", targetThroughput)) + ", " +
@@ -145,7 +146,7 @@ func TestBench(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&out, "%-34s %8.0f (%5.0f-%5.0f) %6.3f | %15s %8s %8s %8s %9.3f %s\n", c.name, median(c.rps), slices.Min(c.rps), slices.Max(c.rps), tp,
-			"", medianDur(c.p50).Round(time.Microsecond), medianDur(c.p99).Round(time.Microsecond), medianDur(c.p999).Round(time.Microsecond), p99, verdict)
+			"", median(c.p50).Round(time.Microsecond), median(c.p99).Round(time.Microsecond), median(c.p999).Round(time.Microsecond), p99, verdict)
 	}
 	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
 		fmt.Fprintf(&out, "%-34s not run: this kernel has no IPVS (/proc/net/ip_vs missing), so swarm virtual IPs time out here\n", "gateway: lb=vip")
@@ -241,13 +242,9 @@ func runWrk(wrk, url string, conns int, d time.Duration) (float64, int, error) {
 	return rps, non, nil
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func medianDur(v []time.Duration) time.Duration {
+// median returns the middle of the values (the upper middle of an even
+// count), leaving v as it is.
+func median[T cmp.Ordered](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -255,7 +252,7 @@ func medianDur(v []time.Duration) time.Duration {
 
 // startStatic runs the baseline: stock Caddy with multiply's current task
 // addresses written into its Caddyfile.
-func startStatic(t *testing.T, cli dockerTasks) {
+func startStatic(t *testing.T, cli taskLister) {
 	t.Helper()
 	addrs := taskAddrs(t, cli)
 	tmpl := template.Must(template.ParseFiles("testdata/static.Caddyfile.tmpl"))
@@ -285,28 +282,45 @@ func startStatic(t *testing.T, cli dockerTasks) {
 		gatewayImage, "run", "--config", "/etc/caddy/static.Caddyfile", "--adapter", "caddyfile")
 }
 
-// dockerTasks is the part of the Docker client the bench reads.
-type dockerTasks interface {
-	TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error)
-	NetworkList(context.Context, network.ListOptions) ([]network.Summary, error)
-	ServiceCreate(context.Context, swarm.ServiceSpec, swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
-}
+// The parts of the Docker client the bench uses.
+type (
+	// networkLister finds the stack's network.
+	networkLister interface {
+		NetworkList(context.Context, network.ListOptions) ([]network.Summary, error)
+	}
+	// taskLister reads task addresses.
+	taskLister interface {
+		networkLister
+		TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error)
+	}
+	// serviceCreator creates services on the stack network.
+	serviceCreator interface {
+		networkLister
+		ServiceCreate(context.Context, swarm.ServiceSpec, swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
+	}
+)
 
-// taskAddrs returns multiply's running task addresses on the stack network.
-func taskAddrs(t *testing.T, cli dockerTasks) []string {
-	ctx := context.Background()
-	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", stackName+"_net"))})
+// stackNetworkID returns the ID of the test stack's network.
+func stackNetworkID(t *testing.T, cli networkLister) string {
+	t.Helper()
+	nets, err := cli.NetworkList(context.Background(), network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", stackName+"_net"))})
 	if err != nil || len(nets) != 1 {
 		t.Fatalf("finding the stack network: %v (%d found)", err, len(nets))
 	}
-	tasks, err := cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", multiplySv), filters.Arg("desired-state", "running"))})
+	return nets[0].ID
+}
+
+// taskAddrs returns multiply's running task addresses on the stack network.
+func taskAddrs(t *testing.T, cli taskLister) []string {
+	netID := stackNetworkID(t, cli)
+	tasks, err := cli.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", multiplySv), filters.Arg("desired-state", "running"))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var addrs []string
 	for _, tk := range tasks {
 		for _, a := range tk.NetworksAttachments {
-			if a.Network.ID == nets[0].ID && len(a.Addresses) > 0 {
+			if a.Network.ID == netID && len(a.Addresses) > 0 {
 				addrs = append(addrs, strings.Split(a.Addresses[0], "/")[0]+":8080")
 			}
 		}
@@ -320,13 +334,9 @@ func taskAddrs(t *testing.T, cli dockerTasks) []string {
 
 // createRoutes creates n services that opt in, with no replicas, each a
 // route, and removes them when the test ends.
-func createRoutes(t *testing.T, cli dockerTasks, n int) {
+func createRoutes(t *testing.T, cli serviceCreator, n int) {
 	t.Helper()
-	ctx := context.Background()
-	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", stackName+"_net"))})
-	if err != nil || len(nets) != 1 {
-		t.Fatalf("finding the stack network: %v", err)
-	}
+	netID := stackNetworkID(t, cli)
 	zero := uint64(0)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -342,11 +352,11 @@ func createRoutes(t *testing.T, cli dockerTasks, n int) {
 				}},
 				TaskTemplate: swarm.TaskSpec{
 					ContainerSpec: &swarm.ContainerSpec{Image: multiplyImage},
-					Networks:      []swarm.NetworkAttachmentConfig{{Target: nets[0].ID}},
+					Networks:      []swarm.NetworkAttachmentConfig{{Target: netID}},
 				},
 				Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
 			}
-			if _, err := cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{}); err != nil {
+			if _, err := cli.ServiceCreate(context.Background(), spec, swarm.ServiceCreateOptions{}); err != nil {
 				errs <- err
 			}
 		}()
