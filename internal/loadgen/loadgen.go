@@ -29,9 +29,6 @@ type Config struct {
 	Duration time.Duration
 	// Timeout bounds each request. Default: 10s
 	Timeout time.Duration
-	// Connections is the number of idle keep-alive connections kept per
-	// host. Default: vegeta's (10000)
-	Connections int
 }
 
 // Record is one request and its outcome.
@@ -84,11 +81,7 @@ func Run(ctx context.Context, cfg Config) []Record {
 			targets[i].Body, targets[i].Header = []byte(c.body), form
 		}
 	}
-	opts := []func(*vegeta.Attacker){vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true)}
-	if cfg.Connections > 0 {
-		opts = append(opts, vegeta.Connections(cfg.Connections))
-	}
-	atk := vegeta.NewAttacker(opts...)
+	atk := vegeta.NewAttacker(vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true))
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 

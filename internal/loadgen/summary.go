@@ -10,11 +10,11 @@ import (
 
 // Summary condenses a run.
 type Summary struct {
-	Sent, Failed  int
-	Errors        map[string]int // failure reason -> count
-	PerReplica    map[string]int // ServiceID -> successful responses
+	Sent, Failed        int
+	Errors              map[string]int // failure reason -> count
+	PerReplica          map[string]int // ServiceID -> successful responses
 	P50, P99, P999, Max time.Duration
-	Elapsed       time.Duration
+	Elapsed             time.Duration
 }
 
 // Summarize counts a run's records.
