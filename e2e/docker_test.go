@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faas-gateway/faas-gateway/internal/loadgen"
 )
 
 // Test stack settings: a name and ports of their own, so that a stack
@@ -167,15 +169,6 @@ func dumpState(t *testing.T) {
 	}
 }
 
-// reply is multiply's answer.
-type reply struct {
-	Data struct {
-		Operation string
-		Result    int64
-		ServiceID string
-	}
-}
-
 var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // get sends one request through the gateway.
@@ -202,7 +195,7 @@ func add() (string, error) {
 	if code != http.StatusOK {
 		return "", fmt.Errorf("status %d: %s", code, body)
 	}
-	var r reply
+	var r loadgen.Reply
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		return "", fmt.Errorf("decoding %q: %w", body, err)
 	}

@@ -31,6 +31,16 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// Reply is multiply's answer, {"Data":{"Operation":…,"Result":…,"ServiceID":…}},
+// where ServiceID names the replica that answered.
+type Reply struct {
+	Data struct {
+		Operation string
+		Result    int64
+		ServiceID string
+	}
+}
+
 // Record is one request and its outcome.
 type Record struct {
 	Method    string
@@ -99,13 +109,7 @@ func toRecord(res *vegeta.Result) Record {
 	if r.Failed() {
 		return r
 	}
-	var body struct {
-		Data struct {
-			Operation string
-			Result    int64
-			ServiceID string
-		}
-	}
+	var body Reply
 	if err := json.Unmarshal(res.Body, &body); err != nil {
 		r.Err = fmt.Sprintf("decoding answer %.80q: %v", res.Body, err)
 		return r

@@ -3,8 +3,8 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -82,19 +82,10 @@ func (s Summary) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "requests %d in %v (%.0f/s), failed %d, latency p50 %v p99 %v max %v\n",
 		s.Sent, s.Elapsed.Round(time.Millisecond), rate, s.Failed, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.Max.Round(time.Microsecond))
-	reasons := make([]string, 0, len(s.Errors))
-	for r := range s.Errors {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
+	for _, r := range slices.Sorted(maps.Keys(s.Errors)) {
 		fmt.Fprintf(w, "  failed %6d  %s\n", s.Errors[r], r)
 	}
-	ids := make([]string, 0, len(s.PerReplica))
-	for id := range s.PerReplica {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(s.PerReplica))
 	fmt.Fprintf(w, "answered by %d replicas (max/min %.2f):\n", len(ids), s.Spread())
 	for _, id := range ids {
 		fmt.Fprintf(w, "  %6d  %s\n", s.PerReplica[id], id)
