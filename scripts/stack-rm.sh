@@ -7,7 +7,7 @@ if [[ -z "$(docker stack services -q "$stack" 2>/dev/null)" && -z "$(docker netw
 	echo "stack $stack: not deployed"; exit 0
 fi
 docker stack rm "$stack"
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
 	if [[ -z "$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack")" && -z "$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")" ]]; then
 		echo "stack $stack: removed"; exit 0
 	fi
