@@ -1,0 +1,98 @@
+// Allowlist: the Docker API calls docker-api lets through, the one source
+// of truth for them. The README's table and the end-to-end checks of what
+// the gateway calls are both tested against it.
+
+package dockerapi
+
+import (
+	"regexp"
+	"slices"
+)
+
+// Endpoint is one Docker API endpoint that docker-api lets through.
+type Endpoint struct {
+	// Methods are the HTTP methods allowed on it.
+	Methods []string
+	// Path is the endpoint without the optional API version prefix
+	// (/v1.NN), which every endpoint accepts.
+	Path string
+	// Why says in one line what it is for.
+	Why string
+
+	// answer says how its answer is filtered on the way back.
+	answer answerKind
+}
+
+// answerKind is how docker-api treats an endpoint's answer.
+type answerKind int
+
+const (
+	// passAnswer passes the answer through unchanged.
+	passAnswer answerKind = iota
+	// serviceAnswer keeps the labelled services, and of each only the
+	// fields the gateway reads.
+	serviceAnswer
+	// taskAnswer keeps the tasks of labelled services, and of each only
+	// the fields the gateway reads.
+	taskAnswer
+	// networkAnswer keeps, of each network, only the fields the gateway reads.
+	networkAnswer
+	// eventAnswer streams events, of the service and network types only.
+	eventAnswer
+)
+
+// Allowlist is every call docker-api lets through; it refuses all others
+// with 403. All are reads.
+var Allowlist = []Endpoint{
+	{
+		Methods: []string{"HEAD", "GET"}, Path: "/_ping",
+		Why: "API version negotiation (the client sends HEAD, and GET where HEAD is refused)",
+	},
+	{
+		Methods: []string{"GET"}, Path: "/version",
+		Why: "engine and API version, for `docker version` and troubleshooting (the gateway itself does not call it)",
+	},
+	{
+		Methods: []string{"GET"}, Path: "/services",
+		Why:    "services that opt in, with running/desired task counts; only labelled services, and only the fields the gateway reads, leave the manager",
+		answer: serviceAnswer,
+	},
+	{
+		Methods: []string{"GET"}, Path: "/tasks",
+		Why:    "the tasks of those services and their addresses; only the fields the gateway reads leave the manager",
+		answer: taskAnswer,
+	},
+	{
+		Methods: []string{"GET"}, Path: "/networks",
+		Why:    "network names and subnets, to find the networks shared with the gateway; only those fields leave the manager",
+		answer: networkAnswer,
+	},
+	{
+		Methods: []string{"GET"}, Path: "/events",
+		Why:    "the trigger for re-listing (not with `poll_only`); only service and network events are delivered",
+		answer: eventAnswer,
+	},
+}
+
+// versionPrefix matches the optional API version that starts a path.
+var versionPrefix = regexp.MustCompile(`^/v1\.[0-9]+`)
+
+// Allows reports whether the allowlist lets method through on path (a
+// clean request path, without its query).
+func Allows(method, path string) bool {
+	_, _, ok := lookup(method, path)
+	return ok
+}
+
+// lookup finds the endpoint that lets method through on path, and returns
+// it with the path's version prefix ("" or "/v1.NN").
+func lookup(method, path string) (Endpoint, string, bool) {
+	version := versionPrefix.FindString(path)
+	rest := path[len(version):]
+	for _, e := range Allowlist {
+		if e.Path == rest && slices.Contains(e.Methods, method) {
+			return e, version, true
+		}
+	}
+	return Endpoint{}, "", false
+}

@@ -1,0 +1,157 @@
+// A stand-in for dockerd (an httptest server answering from testdata/),
+// and the filter under test in front of it, proxied the way docker-api's
+// Caddyfile proxies.
+
+package dockerapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// fakeDockerd answers /_ping, /version, /services, /tasks, /networks and
+// /events (one event, then holds the stream open) from testdata/, and
+// records the calls it gets. Any other path is 404, as in dockerd.
+type fakeDockerd struct {
+	*httptest.Server
+	t *testing.T
+
+	mu    sync.Mutex
+	calls []*url.URL // with the method in Scheme, for short
+	// fail, when set, answers every list call with this status.
+	fail int
+}
+
+func newFakeDockerd(t *testing.T) *fakeDockerd {
+	t.Helper()
+	d := &fakeDockerd{t: t}
+	d.Server = httptest.NewServer(http.HandlerFunc(d.serve))
+	t.Cleanup(d.Close)
+	return d
+}
+
+func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	u := *r.URL
+	u.Scheme = r.Method
+	d.calls = append(d.calls, &u)
+	fail := d.fail
+	d.mu.Unlock()
+
+	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
+	switch p {
+	case "/_ping":
+		w.Header().Set("Api-Version", "1.41")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if r.Method == http.MethodHead {
+			return
+		}
+		io.WriteString(w, "OK")
+	case "/version":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12"}`+"\n")
+	case "/services", "/tasks", "/networks":
+		w.Header().Set("Content-Type", "application/json")
+		if fail != 0 {
+			w.WriteHeader(fail)
+			io.WriteString(w, `{"message":"This node is not a swarm manager. Use \"docker swarm init\" to initialize."}`+"\n")
+			return
+		}
+		if p == "/services" && strings.Contains(r.URL.Query().Get("filters"), "enable") {
+			// The label filter docker-api itself sends: the labelled services.
+			io.WriteString(w, `[{"ID":"9mnpnzenvg8p8tdbtq4wvbkcz"},{"ID":"v4d3ct0rm1zxgk1i0c5jxkm7d"}]`)
+			return
+		}
+		w.Write(fixture(d.t, strings.TrimPrefix(p, "/")+".json"))
+	case "/events":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"Type":"service","Action":"update","Actor":{"ID":"9mnpnzenvg8p8tdbtq4wvbkcz","Attributes":{"name":"faas_multiply"}},"scope":"swarm","time":1777712441,"timeNano":1777712441908223457}`+"\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"message":"page not found"}`+"\n")
+	}
+}
+
+// lastCall returns the last call dockerd got, or nil.
+func (d *fakeDockerd) lastCall() *url.URL {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.calls) == 0 {
+		return nil
+	}
+	return d.calls[len(d.calls)-1]
+}
+
+// callCount returns how many calls dockerd got.
+func (d *fakeDockerd) callCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.calls)
+}
+
+// fixture reads a file of testdata/.
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newFilter provisions a filter with the given label prefix ("" for the default).
+func newFilter(t *testing.T, labelPrefix string) *Filter {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	f := &Filter{LabelPrefix: labelPrefix}
+	if err := f.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// proxyTo is the handler after the filter: a reverse proxy to dockerd
+// that flushes at once, as docker-api's reverse_proxy does.
+func proxyTo(d *fakeDockerd) caddyhttp.Handler {
+	target, _ := url.Parse(d.URL)
+	rp := &httputil.ReverseProxy{
+		Rewrite:       func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		FlushInterval: -1,
+	}
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		rp.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// do sends one request, given as the raw request target a client would
+// send, through f to d, and returns the recorded answer and the handler's error.
+func do(t *testing.T, f *Filter, d *fakeDockerd, method, target string, header http.Header) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	err := f.ServeHTTP(w, r, proxyTo(d))
+	return w, err
+}
