@@ -37,7 +37,7 @@ func benchState(n, tasksPer int) swarmState {
 // (GetUpstreams), at 10 to 10,000 routes of 10 replicas each.
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		table := buildTable(benchState(n, 10), tableOptions{LabelPrefix: "faas", LB: lbTasks})
+		table, _ := buildTable(benchState(n, 10), buildOptions{LabelPrefix: "faas", LB: lbTasks})
 		if len(table.byPrefix) != n {
 			b.Fatalf("built %d routes, want %d", len(table.byPrefix), n)
 		}
@@ -51,7 +51,7 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("routes=%d/match+GetUpstreams", n), func(b *testing.B) {
-			w := newWatcher(nil, Discovery{}, nil)
+			w := newWatcher(nil, Discovery{})
 			w.current.Store(table)
 			su := new(SwarmUpstreams)
 			su.watcher = w
@@ -74,7 +74,7 @@ func BenchmarkBuildTable(b *testing.B) {
 	st := benchState(1000, 10)
 	b.ReportAllocs()
 	for b.Loop() {
-		if t := buildTable(st, tableOptions{LabelPrefix: "faas", LB: lbTasks}); len(t.byPrefix) != 1000 {
+		if t, _ := buildTable(st, buildOptions{LabelPrefix: "faas", LB: lbTasks}); len(t.byPrefix) != 1000 {
 			b.Fatalf("%d routes", len(t.byPrefix))
 		}
 	}

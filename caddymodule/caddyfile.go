@@ -1,5 +1,7 @@
 package caddymodule
 
+// This file parses the Caddyfile syntax of both modules.
+
 import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -17,6 +19,7 @@ import (
 //	    lb                tasks|vip
 //	    resync_interval   <duration>
 //	    converge_interval <duration>
+//	    api_timeout       <duration>
 //	    poll_only
 //	}
 //
@@ -38,7 +41,8 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // unmarshalCaddyfile parses the discovery subdirectives of a block whose
-// dispenser is positioned on (or before) the directive's name.
+// dispenser is positioned on (or before) the directive's name. It only
+// parses: the values are checked, whatever their source, by validate.
 func (o *Discovery) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume the directive or source name
 	if d.NextArg() {
@@ -52,55 +56,66 @@ func (o *Discovery) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		seen[opt] = true
 
-		if opt == "poll_only" {
+		var err error
+		switch opt {
+		case "docker_host":
+			err = oneArg(d, &o.DockerHost)
+		case "tls_ca":
+			err = oneArg(d, &o.TLSCA)
+		case "tls_cert":
+			err = oneArg(d, &o.TLSCert)
+		case "tls_key":
+			err = oneArg(d, &o.TLSKey)
+		case "label_prefix":
+			err = oneArg(d, &o.LabelPrefix)
+		case "network":
+			err = oneArg(d, &o.Network)
+		case "lb":
+			err = oneArg(d, &o.LB)
+		case "resync_interval":
+			err = durationArg(d, &o.ResyncInterval)
+		case "converge_interval":
+			err = durationArg(d, &o.ConvergeInterval)
+		case "api_timeout":
+			err = durationArg(d, &o.APITimeout)
+		case "poll_only":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 			o.PollOnly = true
-			continue
-		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		switch opt {
-		case "docker_host":
-			o.DockerHost = val
-		case "tls_ca":
-			o.TLSCA = val
-		case "tls_cert":
-			o.TLSCert = val
-		case "tls_key":
-			o.TLSKey = val
-		case "label_prefix":
-			o.LabelPrefix = val
-		case "network":
-			o.Network = val
-		case "lb":
-			lb, err := parseLBMode(val)
-			if err != nil {
-				return d.Errf("lb '%s': %v", val, err)
-			}
-			o.LB = lb
-		case "resync_interval", "converge_interval":
-			dur, err := caddy.ParseDuration(val)
-			if err != nil {
-				return d.Errf("parsing %s '%s': %v", opt, val, err)
-			}
-			if dur <= 0 {
-				return d.Errf("%s must be positive, got '%s'", opt, val)
-			}
-			if opt == "resync_interval" {
-				o.ResyncInterval = caddy.Duration(dur)
-			} else {
-				o.ConvergeInterval = caddy.Duration(dur)
-			}
 		default:
 			return d.Errf("unrecognized swarm option '%s'", opt)
 		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// oneArg reads the single argument of the current subdirective into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads the single duration argument of the current
+// subdirective into dst.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var val string
+	if err := oneArg(d, &val); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(val)
+	if err != nil {
+		return d.Errf("parsing duration '%s': %v", val, err)
+	}
+	*dst = caddy.Duration(dur)
 	return nil
 }

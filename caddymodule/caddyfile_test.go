@@ -34,12 +34,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				lb                vip
 				resync_interval   1m
 				converge_interval 100ms
+				api_timeout       3s
 				poll_only
 			}`,
 			want: Discovery{
 				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
 				LabelPrefix: "gw", Network: "backend", LB: lbVIP,
-				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond), PollOnly: true,
+				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond),
+				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true,
 			},
 		},
 		{name: "unknown option", input: "swarm {\n bogus 1\n}", wantErr: "unrecognized swarm option 'bogus'"},
@@ -47,15 +49,29 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "missing value", input: "swarm {\n docker_host\n}", wantErr: "wrong argument count"},
 		{name: "extra value", input: "swarm {\n network a b\n}", wantErr: "wrong argument count"},
 		{name: "inline argument", input: "swarm multiply", wantErr: "wrong argument count"},
-		{name: "bad duration", input: "swarm {\n resync_interval soon\n}", wantErr: "parsing resync_interval 'soon'"},
+		{name: "bad duration", input: "swarm {\n resync_interval soon\n}", wantErr: "parsing duration 'soon'"},
 		{name: "negative duration", input: "swarm {\n converge_interval -1s\n}", wantErr: "must be positive"},
-		{name: "bad lb", input: "swarm {\n lb dns\n}", wantErr: "lb 'dns'"},
+		{name: "bad lb", input: "swarm {\n lb dns\n}", wantErr: `lb "dns"`},
+		{name: "cert without key", input: "swarm {\n tls_cert c.pem\n}", wantErr: "tls_cert and tls_key"},
 		{name: "poll_only takes no value", input: "swarm {\n poll_only yes\n}", wantErr: "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
 				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+				var got Discovery
+				switch m := m.(type) {
+				case *SwarmUpstreams:
+					got = m.Discovery
+				case *SwarmRoute:
+					got = m.Discovery
+				}
+				if err == nil {
+					// Parsing only parses; values are checked, as for JSON,
+					// when the module is provisioned.
+					provisioned := got
+					err = provisioned.provision()
+				}
 				if tt.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 						t.Fatalf("%T: error = %v, want one containing %q", m, err, tt.wantErr)
@@ -64,13 +80,6 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				}
 				if err != nil {
 					t.Fatalf("%T: %v", m, err)
-				}
-				var got Discovery
-				switch m := m.(type) {
-				case *SwarmUpstreams:
-					got = m.Discovery
-				case *SwarmRoute:
-					got = m.Discovery
 				}
 				if got != tt.want {
 					t.Errorf("%T: got %+v, want %+v", m, got, tt.want)

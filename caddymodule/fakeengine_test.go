@@ -4,14 +4,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -27,12 +28,17 @@ type fakeEngine struct {
 	tasks    []swarm.Task
 	networks []network.Summary
 	calls    []string // "GET /services"
+	queries  []string // the query of each call, decoded
 	down     bool
 	// hangEvents makes /events never answer, like an engine behind an
 	// address that accepts connections and then says nothing.
 	hangEvents bool
 	// blockEvents answers /events with 403, as an allowlisting proxy would.
 	blockEvents bool
+	// deafEvents opens /events and then delivers nothing, ever.
+	deafEvents bool
+	// delay is how long every list call takes to answer.
+	delay time.Duration
 	subs        map[chan events.Message]struct{}
 }
 
@@ -63,7 +69,9 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	fe.mu.Lock()
 	fe.calls = append(fe.calls, r.Method+" "+p)
-	down := fe.down
+	q, _ := url.QueryUnescape(r.URL.RawQuery)
+	fe.queries = append(fe.queries, q)
+	down, delay := fe.down, fe.delay
 	var body any
 	switch p {
 	case "/services":
@@ -76,6 +84,13 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	fe.mu.Unlock()
 
 	w.Header().Set("Api-Version", "1.41")
+	if delay > 0 && body != nil {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if down {
 		http.Error(w, `{"message":"engine is down"}`, http.StatusInternalServerError)
 		return
@@ -93,11 +108,19 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// filterTasks honours the one task filter the module uses, desired-state.
+// filterTasks honours the task filters the module uses: desired-state,
+// and service (by ID).
 func filterTasks(tasks []swarm.Task, raw string) []swarm.Task {
+	f, err := filters.FromJSON(raw)
+	if err != nil {
+		panic(err)
+	}
 	out := []swarm.Task{}
 	for _, t := range tasks {
-		if strings.Contains(raw, "desired-state") && !strings.Contains(raw, `"`+string(t.DesiredState)+`"`) {
+		if f.Contains("desired-state") && !f.ExactMatch("desired-state", string(t.DesiredState)) {
+			continue
+		}
+		if f.Contains("service") && !f.ExactMatch("service", t.ServiceID) {
 			continue
 		}
 		out = append(out, t)
@@ -107,9 +130,16 @@ func filterTasks(tasks []swarm.Task, raw string) []swarm.Task {
 
 func (fe *fakeEngine) streamEvents(w http.ResponseWriter, r *http.Request) {
 	fe.mu.Lock()
-	hang := fe.hangEvents
+	hang, deaf := fe.hangEvents, fe.deafEvents
 	fe.mu.Unlock()
 	if hang {
+		<-r.Context().Done()
+		return
+	}
+	if deaf {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 		return
 	}
@@ -152,6 +182,9 @@ func (fe *fakeEngine) update(f func(fe *fakeEngine)) {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
 	f(fe)
+	for i := range fe.services { // as the engine's store does on every update
+		fe.services[i].Version.Index++
+	}
 	for c := range fe.subs {
 		select {
 		case c <- events.Message{Type: events.ServiceEventType, Action: "update", Time: time.Now().Unix()}:
@@ -201,4 +234,22 @@ func (fe *fakeEngine) callCount(call string) int {
 		}
 	}
 	return n
+}
+
+// callsSince returns the calls, with their queries, made after the first n.
+func (fe *fakeEngine) callsSince(n int) []string {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	var out []string
+	for i := n; i < len(fe.calls); i++ {
+		out = append(out, fe.calls[i]+"?"+fe.queries[i])
+	}
+	return out
+}
+
+// callTotal is the number of calls made so far.
+func (fe *fakeEngine) callTotal() int {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	return len(fe.calls)
 }

@@ -20,6 +20,7 @@ import (
 // backendReply is what each test backend answers: who it is and what it got.
 type backendReply struct {
 	ID, Path, Prefix, Host string
+	URI                    string // the request target as received
 }
 
 // startBackends starts one HTTP server per loopback address, all on one
@@ -38,7 +39,7 @@ func startBackends(t *testing.T, addrs ...string) int {
 			t.Fatalf("listening on %s: %v", a, err)
 		}
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_ = json.NewEncoder(w).Encode(backendReply{ID: a, Path: r.URL.Path, Prefix: r.Header.Get("X-Forwarded-Prefix"), Host: r.Host})
+			_ = json.NewEncoder(w).Encode(backendReply{ID: a, Path: r.URL.Path, Prefix: r.Header.Get("X-Forwarded-Prefix"), Host: r.Host, URI: r.RequestURI})
 		})}
 		go func() { _ = srv.Serve(l) }()
 		t.Cleanup(func() { srv.Close() })
@@ -193,6 +194,7 @@ func TestGatewayRouting(t *testing.T) {
 				wantID     string // backend that must answer ("" any multiply replica)
 				wantPath   string
 				wantPrefix string
+				wantURI    string // the request target the replica gets, if set
 			}{
 				{name: "prefix stripped", path: "/multiply/api/v1/add?x=1&y=2", wantCode: 200, wantPath: "/api/v1/add", wantPrefix: "/multiply"},
 				{name: "bare prefix", path: "/multiply", wantCode: 200, wantPath: "/", wantPrefix: "/multiply"},
@@ -212,6 +214,13 @@ func TestGatewayRouting(t *testing.T) {
 				{name: "headers do not choose the service", path: "/multiply/x", header: []string{
 					"Host", "echo", "X-Forwarded-Prefix", "/echo/v1", "X-Original-URL", "/echo/v1/x", "X-Rewrite-URL", "/echo/v1/x", "X-Forwarded-Host", "echo",
 				}, wantCode: 200, wantPath: "/x", wantPrefix: "/multiply"},
+				// Issue 9, defect 4: the gateway decides X-Forwarded-Prefix.
+				{name: "client X-Forwarded-Prefix dropped when not stripping", path: "/echo/v1/x", header: []string{"X-Forwarded-Prefix", "/evil"},
+					wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x", wantPrefix: ""},
+				// Issue 9, defect 5: the replica gets exactly the matched path.
+				{name: "encoded slash forwarded as matched, not stripped", path: "/echo%2Fv1/x", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x", wantURI: "/echo/v1/x"},
+				{name: "encoded letters forwarded decoded", path: "/echo/v1/%78", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x", wantURI: "/echo/v1/x"},
+				{name: "encoded slash forwarded as matched, stripped", path: "/multiply/a%2Fb", wantCode: 200, wantPath: "/a/b", wantPrefix: "/multiply", wantURI: "/a/b"},
 				{name: "headers cannot reach a hidden service", path: "/nothing", header: []string{"Host", "hidden", "X-Original-URL", "/hidden"}, wantCode: 404},
 			}
 			for _, tt := range tests {
@@ -235,6 +244,9 @@ func TestGatewayRouting(t *testing.T) {
 					}
 					if got.Path != tt.wantPath || got.Prefix != tt.wantPrefix {
 						t.Errorf("backend got path %q prefix %q, want %q %q", got.Path, got.Prefix, tt.wantPath, tt.wantPrefix)
+					}
+					if tt.wantURI != "" && got.URI != tt.wantURI {
+						t.Errorf("backend got request target %q, want %q", got.URI, tt.wantURI)
 					}
 				})
 			}

@@ -1,5 +1,7 @@
 package caddymodule
 
+// This file reads a service's labels into the routing it asks for.
+
 import (
 	"fmt"
 	"path"
@@ -30,11 +32,19 @@ const (
 // when it sets no port label.
 const defaultPort = 80
 
+// Limits on a path prefix. Every request's lookup costs one map lookup per
+// segment of the deepest prefix in the table, so one service must not be
+// able to make every request slower with an absurdly deep prefix.
+const (
+	maxPrefixSegments = 16
+	maxPrefixLen      = 256
+)
+
 // serviceConfig is what a service's labels say about how to route to it.
 type serviceConfig struct {
 	Enabled bool
 	Prefix  string // cleaned, starts with "/", no trailing slash unless it is "/"
-	Port    int
+	Port    uint16
 	Strip   bool
 	Network string // empty: choose automatically
 	LB      string // lbTasks or lbVIP
@@ -72,11 +82,11 @@ func parseLabels(labels map[string]string, prefix, name, defaultLB string) (serv
 		cfg.Prefix = p
 	}
 	if v, ok := labels[key(labelPort)]; ok {
-		port, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || port < 1 || port > 65535 {
+		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+		if err != nil || port == 0 {
 			return cfg, fmt.Errorf("label %s=%q: want a port number from 1 to 65535", key(labelPort), v)
 		}
-		cfg.Port = port
+		cfg.Port = uint16(port)
 	}
 	if v, ok := labels[key(labelStrip)]; ok {
 		strip, err := strconv.ParseBool(strings.TrimSpace(v))
@@ -127,7 +137,14 @@ func normalizePrefix(v string) (string, error) {
 			return "", fmt.Errorf("character %q is not allowed in a path prefix", p[i])
 		}
 	}
-	return path.Clean(p), nil
+	p = path.Clean(p)
+	if len(p) > maxPrefixLen {
+		return "", fmt.Errorf("a path prefix may be at most %d characters long, this one has %d", maxPrefixLen, len(p))
+	}
+	if n := segments(p); n > maxPrefixSegments {
+		return "", fmt.Errorf("a path prefix may have at most %d segments, this one has %d", maxPrefixSegments, n)
+	}
+	return p, nil
 }
 
 // isPathChar reports whether c may appear unescaped in a prefix: RFC 3986

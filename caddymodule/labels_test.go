@@ -66,6 +66,12 @@ func TestParseLabels(t *testing.T) {
 		{name: "path percent-encoded", labels: map[string]string{"faas.enable": "true", "faas.path": "/multi%70ly"}, svc: "x", wantErr: "not allowed"},
 		{name: "path unicode look-alike", labels: map[string]string{"faas.enable": "true", "faas.path": "/mu\u13deltiply"}, svc: "x", wantErr: "not allowed"},
 		{name: "path with query", labels: map[string]string{"faas.enable": "true", "faas.path": "/a?b"}, svc: "x", wantErr: "not allowed"},
+		// Issue 9, defect 10: a prefix deep or long enough to slow every request.
+		{name: "path too deep", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 17)}, svc: "x", wantErr: "at most 16 segments, this one has 17"},
+		{name: "path deep at the limit", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 16)}, svc: "x",
+			want: serviceConfig{Enabled: true, Prefix: strings.Repeat("/a", 16), Port: 80, Strip: true, LB: lbTasks}},
+		{name: "path too long", labels: map[string]string{"faas.enable": "true", "faas.path": "/" + strings.Repeat("a", 300)}, svc: "x", wantErr: "at most 256 characters"},
+		{name: "path of 10000 segments", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 10000)}, svc: "x", wantErr: "faas.path"},
 		{name: "bad strip", labels: map[string]string{"faas.enable": "true", "faas.strip_prefix": "maybe"}, svc: "x", wantErr: "faas.strip_prefix"},
 		{name: "empty network", labels: map[string]string{"faas.enable": "true", "faas.network": " "}, svc: "x", wantErr: "faas.network"},
 		{name: "bad lb", labels: map[string]string{"faas.enable": "true", "faas.lb": "dns"}, svc: "x", wantErr: "faas.lb"},

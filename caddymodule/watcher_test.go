@@ -21,6 +21,9 @@ import (
 // The README's "Docker API access" section lists the same.
 var allowedCalls = []string{"HEAD /_ping", "GET /_ping", "GET /events", "GET /networks", "GET /services", "GET /tasks"}
 
+// fixedLogger makes a watcher log to l.
+func fixedLogger(l *zap.Logger) func() *zap.Logger { return func() *zap.Logger { return l } }
+
 // testDiscovery returns options for a watcher on the fake engine, with a
 // resync interval long enough that only events and convergence drive it.
 func testDiscovery(fe *fakeEngine) Discovery {
@@ -40,7 +43,8 @@ func startTestWatcher(t *testing.T, fe *fakeEngine, d Discovery) (*watcher, *obs
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zap.DebugLevel)
-	w := newWatcher(api, d, zap.New(core))
+	w := newWatcher(api, d)
+	w.log = fixedLogger(zap.New(core))
 	w.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
 	w.start()
 	t.Cleanup(func() {
@@ -214,9 +218,12 @@ func TestResyncCostsConstantCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Close()
-	w := newWatcher(api, d, zap.NewNop())
-	if _, err := w.resync(context.Background()); err != nil {
-		t.Fatal(err)
+	w := newWatcher(api, d)
+	w.log = fixedLogger(zap.NewNop())
+	var ls loopState
+	w.resync(context.Background(), &ls)
+	if ls.failures > 0 {
+		t.Fatal("resync failed")
 	}
 	fe.mu.Lock()
 	calls := slices.Clone(fe.calls)

@@ -1,12 +1,19 @@
 // Package caddymodule is a Caddy module that routes HTTP requests to Docker
 // Swarm services by path prefix, discovering the services and their
 // running replicas from service labels through the Docker Engine API.
+//
+// Files: upstreams.go and handler.go are the two Caddy modules, options.go
+// and caddyfile.go their options and Caddyfile syntax; labels.go reads a
+// service's labels, build.go and networks.go build the route table that
+// table.go holds and matches requests against; docker.go makes every
+// Docker API call, for watcher.go (with stream.go, kicks.go, changes.go),
+// which keeps the table current and is shared through shared.go.
 package caddymodule
+
+// This file holds the `swarm` upstream source of reverse_proxy.
 
 import (
 	"net/http"
-
-	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -34,8 +41,6 @@ func init() {
 // EXPERIMENTAL: Subject to change.
 type SwarmUpstreams struct {
 	Discovery
-
-	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -48,34 +53,48 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
-	su.logger = ctx.Logger()
-	return su.attach(ctx)
-}
+func (su *SwarmUpstreams) Provision(caddy.Context) error { return su.attach() }
 
 // Cleanup releases the shared watcher; the last user stops it.
 func (su *SwarmUpstreams) Cleanup() error { return su.detach() }
 
 // GetUpstreams returns the running replicas of the service that claims the
-// request's path. It reads a snapshot and allocates only the returned
-// upstreams, which the reverse proxy mutates and so must be new.
+// request: the route swarm_route chose for it, as the current table has it
+// (so every retry sees the replicas running now), or else the route that
+// claims the request's path. It reads a snapshot and allocates only the
+// returned upstreams, which the reverse proxy mutates and so must be new.
 func (su *SwarmUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error) {
-	rt := routeFromRequest(r)
+	rt := su.currentRoute(r)
 	if rt == nil {
-		rt = su.watcher.table().match(matchKey(cleanPath(r.URL.Path)))
-		if rt == nil {
-			return nil, nil
-		}
+		return nil, nil
 	}
 	return newUpstreams(rt.Upstreams), nil
 }
 
 // ResetCache is called by the reverse proxy before it retries a failed
 // request. The table is never stale by more than a resync, so nothing is
-// cleared; instead the watcher is asked to re-list now, since a failure
-// often means a replica has just gone.
-func (su *SwarmUpstreams) ResetCache(*http.Request) error {
-	su.watcher.kick()
+// cleared; instead the watcher is asked to re-list the service's tasks,
+// since a failure often means a replica has just gone.
+func (su *SwarmUpstreams) ResetCache(r *http.Request) error {
+	if rt := su.currentRoute(r); rt != nil {
+		su.watcher.kick(rt.Service)
+	}
+	return nil
+}
+
+// currentRoute returns the current route of the request's service: the
+// route swarm_route chose, looked up again in the current table (nil if
+// another service has taken its prefix since), or the route matching the
+// request's path when no swarm_route ran.
+func (su *SwarmUpstreams) currentRoute(r *http.Request) *route {
+	t := su.watcher.table()
+	chosen := routeFromRequest(r)
+	if chosen == nil {
+		return t.match(matchKey(cleanPath(r.URL.Path)))
+	}
+	if rt := t.lookup(chosen.Prefix); rt != nil && rt.Service == chosen.Service {
+		return rt
+	}
 	return nil
 }
 

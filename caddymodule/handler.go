@@ -1,10 +1,10 @@
 package caddymodule
 
+// This file holds the `swarm_route` HTTP handler.
+
 import (
 	"fmt"
 	"net/http"
-
-	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -42,8 +42,6 @@ const (
 // EXPERIMENTAL: Subject to change.
 type SwarmRoute struct {
 	Discovery
-
-	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -56,10 +54,7 @@ func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
-	sr.logger = ctx.Logger()
-	return sr.attach(ctx)
-}
+func (sr *SwarmRoute) Provision(caddy.Context) error { return sr.attach() }
 
 // Cleanup releases the shared watcher; the last user stops it.
 func (sr *SwarmRoute) Cleanup() error { return sr.detach() }
@@ -79,14 +74,16 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	caddyhttp.SetVar(r.Context(), routeVar, rt)
 	caddyhttp.SetVar(r.Context(), serviceVar, rt.Service)
 	caddyhttp.SetVar(r.Context(), prefixVar, rt.Prefix)
+	// The gateway decides X-Forwarded-Prefix: a client's never passes.
+	r.Header.Del("X-Forwarded-Prefix")
 	if rt.Strip {
 		cleaned = stripPrefix(cleaned, rt.Prefix)
 		r.Header.Set("X-Forwarded-Prefix", rt.Prefix)
 	}
-	if cleaned != r.URL.Path {
-		r.URL.Path = cleaned
-		r.URL.RawPath = ""
-	}
+	// Forward exactly the path that was matched: cleaned, and decoded
+	// (RawPath, the client's encoding of it, is dropped).
+	r.URL.Path = cleaned
+	r.URL.RawPath = ""
 	return next.ServeHTTP(w, r)
 }
 

@@ -10,97 +10,6 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 )
 
-func tableOf(prefixes ...string) *routeTable {
-	t := &routeTable{byPrefix: map[string]*route{}}
-	for _, p := range prefixes {
-		t.byPrefix[p] = &route{Prefix: p, Service: "svc" + p}
-		t.depth = max(t.depth, segments(p))
-	}
-	return t
-}
-
-func TestRouteTableMatch(t *testing.T) {
-	table := tableOf("/multiply", "/multiply/v2", "/a/b/c", "/x.y")
-	tests := []struct {
-		path string
-		want string // matched prefix, "" for none
-	}{
-		{"/multiply", "/multiply"},
-		{"/multiply/", "/multiply"},
-		{"/multiply/api/v1/add", "/multiply"},
-		{"/multiply/v2", "/multiply/v2"},
-		{"/multiply/v2/add", "/multiply/v2"},
-		{"/multiply/v21", "/multiply"},
-		{"/multiplyx", ""},
-		{"/multipl", ""},
-		{"/MULTIPLY", ""},
-		{"/a/b", ""},
-		{"/a/b/c/d", "/a/b/c"},
-		{"/x.y/z", "/x.y"},
-		{"/", ""},
-		{"", ""},
-		{"/multiply/../secret", ""},
-		{"/secret/../multiply/add", "/multiply"},
-		{"//multiply//add", "/multiply"},
-		{"/./multiply/./add", "/multiply"},
-		{"multiply/add", "/multiply"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			got := ""
-			if r := table.match(matchKey(cleanPath(tt.path))); r != nil {
-				got = r.Prefix
-			}
-			if got != tt.want {
-				t.Errorf("match(%q) = %q, want %q", tt.path, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestRootPrefixIsCatchAll(t *testing.T) {
-	table := tableOf("/", "/multiply")
-	for path, want := range map[string]string{"/": "/", "/anything/else": "/", "/multiply/add": "/multiply"} {
-		if r := table.match(matchKey(cleanPath(path))); r == nil || r.Prefix != want {
-			t.Errorf("match(%q) = %v, want %q", path, r, want)
-		}
-	}
-}
-
-func TestCleanPathAndStrip(t *testing.T) {
-	tests := []struct {
-		path, prefix, cleaned, stripped string
-	}{
-		{"/multiply/api/v1/add", "/multiply", "/multiply/api/v1/add", "/api/v1/add"},
-		{"/multiply", "/multiply", "/multiply", "/"},
-		{"/multiply/", "/multiply", "/multiply/", "/"},
-		{"/multiply/dir/", "/multiply", "/multiply/dir/", "/dir/"},
-		{"/multiply//dir/./x/../y", "/multiply", "/multiply/dir/y", "/dir/y"},
-		{"/anything", "/", "/anything", "/anything"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			c := cleanPath(tt.path)
-			if c != tt.cleaned {
-				t.Fatalf("cleanPath(%q) = %q, want %q", tt.path, c, tt.cleaned)
-			}
-			if s := stripPrefix(c, tt.prefix); s != tt.stripped {
-				t.Errorf("stripPrefix(%q, %q) = %q, want %q", c, tt.prefix, s, tt.stripped)
-			}
-		})
-	}
-}
-
-func TestMatchDoesNotAllocate(t *testing.T) {
-	table := tableOf("/multiply")
-	allocs := testing.AllocsPerRun(100, func() {
-		_ = table.match(matchKey(cleanPath("/multiply/api/v1/add")))
-	})
-	if allocs != 0 {
-		t.Errorf("match allocates %v times per call, want 0", allocs)
-	}
-}
-
 func TestBuildTable(t *testing.T) {
 	nets := []network.Summary{
 		testNetwork(testNetID, "faas_net", "10.0.1.0/24"),
@@ -115,6 +24,7 @@ func TestBuildTable(t *testing.T) {
 		services     []swarm.Service
 		tasks        []swarm.Task
 		local        []netip.Addr
+		network      string // the module's network option
 		want         map[string][]string // prefix -> upstreams
 		wantProblems map[string]string   // service -> substring
 		converging   []string
@@ -188,7 +98,7 @@ func TestBuildTable(t *testing.T) {
 			services:     []swarm.Service{swarmService("s", enabled("faas.network", "nope"), serviceReplicas(0))},
 			local:        gateway[:1],
 			want:         map[string][]string{},
-			wantProblems: map[string]string{"s": `network "nope" is not one of`},
+			wantProblems: map[string]string{"s": `network "nope" of its network label is not one it shares`},
 		},
 		{
 			name: "service on a network the gateway is not on: not routed, claims nothing",
@@ -200,6 +110,36 @@ func TestBuildTable(t *testing.T) {
 			local:        gateway[:1],
 			want:         map[string][]string{"/m": {"10.0.1.8:8080"}},
 			wantProblems: map[string]string{"elsewhere": "shares no network with the gateway"},
+		},
+		{
+			// Issue 9, defect 2: the network label cannot pick a network the
+			// gateway is not on, nor push a reachable service off its prefix.
+			name: "network label naming a network the gateway is not on: not routed, claims nothing",
+			services: []swarm.Service{
+				swarmService("elsewhere", enabled("faas.path", "/m", "faas.network", "faas_other"), serviceNetworks(testNetID, "net2"), serviceCreated(0)),
+				swarmService("here", enabled("faas.path", "/m"), serviceCreated(1)),
+			},
+			tasks:        []swarm.Task{swarmTask("here", "10.0.1.8"), swarmTask("elsewhere", "10.0.2.8", taskOnNetwork("net2"))},
+			local:        gateway[:1],
+			want:         map[string][]string{"/m": {"10.0.1.8:8080"}},
+			wantProblems: map[string]string{"elsewhere": `network "faas_other" of its network label is not one it shares with the gateway (it shares: faas_net)`},
+		},
+		{
+			// Issue 9, defect 6: the network option is a preference.
+			name:     "network option naming a network the service is not on: its shared one",
+			services: []swarm.Service{swarmService("s", enabled())},
+			tasks:    []swarm.Task{swarmTask("s", "10.0.1.9")},
+			local:    gateway,
+			network:  "faas_other",
+			want:     map[string][]string{"/s": {"10.0.1.9:8080"}},
+		},
+		{
+			name:     "network option choosing among shared networks",
+			services: []swarm.Service{swarmService("s", enabled(), serviceNetworks(testNetID, "net2"))},
+			tasks:    []swarm.Task{swarmTask("s", "10.0.2.9", taskOnNetwork("net2"))},
+			local:    gateway,
+			network:  "faas_other",
+			want:     map[string][]string{"/s": {"10.0.2.9:8080"}},
 		},
 		{
 			name:         "ingress only",
@@ -240,73 +180,43 @@ func TestBuildTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			table := buildTable(swarmState{Services: tt.services, Tasks: tt.tasks, Networks: nets, LocalAddrs: tt.local},
-				tableOptions{LabelPrefix: "faas", LB: lbTasks})
+			table, rep := buildTable(swarmState{Services: tt.services, Tasks: tt.tasks, Networks: nets, LocalAddrs: tt.local},
+				buildOptions{LabelPrefix: "faas", LB: lbTasks, Network: tt.network})
 			got := map[string][]string{}
 			for p, r := range table.byPrefix {
 				got[p] = r.Upstreams
 			}
 			if len(got) != len(tt.want) {
-				t.Fatalf("routes = %v, want %v (problems %v)", got, tt.want, table.problems)
+				t.Fatalf("routes = %v, want %v (problems %v)", got, tt.want, rep.problems)
 			}
 			for p, ups := range tt.want {
 				if !slices.Equal(got[p], ups) {
 					t.Errorf("route %s = %v, want %v", p, got[p], ups)
 				}
 			}
-			if len(table.problems) != len(tt.wantProblems) {
-				t.Errorf("problems = %v, want %v", table.problems, tt.wantProblems)
+			if len(rep.problems) != len(tt.wantProblems) {
+				t.Errorf("problems = %v, want %v", rep.problems, tt.wantProblems)
 			}
 			for svc, sub := range tt.wantProblems {
-				if !strings.Contains(table.problems[svc], sub) {
-					t.Errorf("problem for %s = %q, want it to contain %q", svc, table.problems[svc], sub)
+				if !strings.Contains(rep.problems[svc], sub) {
+					t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.problems[svc], sub)
 				}
 			}
-			if !slices.Equal(table.converging, tt.converging) {
-				t.Errorf("converging = %v, want %v", table.converging, tt.converging)
+			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {
+				t.Errorf("converging = %v, want %v", got, tt.converging)
 			}
 		})
 	}
 }
 
-// FuzzMatch checks the route table against a plain reading of the rules:
-// the answer is the longest route prefix that equals the cleaned path or
-// is followed in it by a slash, or none.
-func FuzzMatch(f *testing.F) {
-	for _, seed := range []string{"/multiply/api", "/multiply/../x", "//multiply", "/a/b/c/d", "/", "", "/multiplyx", "/a/./b/", "/%2e%2e/a", "/a/b/..", "multiply"} {
-		f.Add(seed)
+// convergingNames lists the converging services of a report, sorted.
+func convergingNames(rep buildReport) []string {
+	var names []string
+	for name, s := range rep.services {
+		if s.Converging {
+			names = append(names, name)
+		}
 	}
-	prefixes := []string{"/", "/multiply", "/a", "/a/b", "/a/b/c", "/x.y", "/m-1"}
-	table := tableOf(prefixes...)
-	f.Fuzz(func(t *testing.T, p string) {
-		cleaned := cleanPath(p)
-		if cleanPath(cleaned) != cleaned || !strings.HasPrefix(cleaned, "/") {
-			t.Fatalf("cleanPath(%q) = %q is not clean", p, cleaned)
-		}
-		for _, seg := range strings.Split(cleaned, "/") {
-			if seg == "." || seg == ".." {
-				t.Fatalf("cleanPath(%q) = %q keeps a dot segment", p, cleaned)
-			}
-		}
-		key := matchKey(cleaned)
-		want := ""
-		for _, pre := range prefixes {
-			if (key == pre || pre == "/" || strings.HasPrefix(key, pre+"/")) && len(pre) > len(want) {
-				want = pre
-			}
-		}
-		got := ""
-		if r := table.match(key); r != nil {
-			got = r.Prefix
-		}
-		if got != want {
-			t.Fatalf("match(%q) (cleaned %q) = %q, want %q", p, cleaned, got, want)
-		}
-		if got != "" {
-			stripped := stripPrefix(cleaned, got)
-			if !strings.HasPrefix(stripped, "/") || got != "/" && !strings.HasSuffix(got+stripped, strings.TrimPrefix(cleaned, got)) {
-				t.Fatalf("stripPrefix(%q, %q) = %q", cleaned, got, stripped)
-			}
-		}
-	})
+	slices.Sort(names)
+	return names
 }

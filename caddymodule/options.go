@@ -1,7 +1,11 @@
 package caddymodule
 
+// This file holds the discovery options that both modules take, their
+// defaults and their validation: the one place where each is checked.
+
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,9 +40,12 @@ type Discovery struct {
 	// `<prefix>.network`, `<prefix>.lb`. Default: `faas`
 	LabelPrefix string `json:"label_prefix,omitempty"`
 
-	// Network to reach services on, when a service is attached to several
-	// networks and its `network` label does not say. Default: the one
-	// network the service shares with the gateway.
+	// Network to reach a service on when it shares several networks with
+	// the gateway and its `network` label does not say: its full name, or
+	// its name within the service's stack. A service that is not on it is
+	// reached on another network it shares with the gateway, as if this
+	// were unset. Default: the one network the service shares with the
+	// gateway, else the first by name (with a warning).
 	Network string `json:"network,omitempty"`
 
 	// How to reach a service: `tasks` sends each request to one running
@@ -57,6 +64,12 @@ type Discovery struct {
 	// settles, so replicas join and leave within it. Default: 250ms
 	ConvergeInterval caddy.Duration `json:"converge_interval,omitempty"`
 
+	// Time limit of each Docker API list call (services, tasks, networks).
+	// A call that takes longer fails, is logged with its endpoint, and is
+	// retried with backoff while the last routes keep being served.
+	// Default: 10s
+	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
+
 	// Do not subscribe to the Docker event stream; poll every
 	// resync_interval instead. For Docker API proxies that block /events.
 	// Default: false
@@ -71,58 +84,57 @@ const (
 	defaultLabelPrefix      = "faas"
 	defaultResyncInterval   = 30 * time.Second
 	defaultConvergeInterval = 250 * time.Millisecond
+	defaultAPITimeout       = 10 * time.Second
 )
 
-// provision fills in defaults and validates the options.
+// provision fills in the defaults and validates.
 func (d *Discovery) provision() error {
+	d.setDefaults()
+	return d.validate()
+}
+
+// setDefaults fills in the options left unset (empty or zero).
+func (d *Discovery) setDefaults() {
 	if d.LabelPrefix == "" {
 		d.LabelPrefix = defaultLabelPrefix
 	}
 	if d.LB == "" {
 		d.LB = lbTasks
 	}
-	lb, err := parseLBMode(d.LB)
-	if err != nil {
-		return fmt.Errorf("lb %q: %w", d.LB, err)
-	}
-	d.LB = lb
 	if d.ResyncInterval == 0 {
 		d.ResyncInterval = caddy.Duration(defaultResyncInterval)
 	}
 	if d.ConvergeInterval == 0 {
 		d.ConvergeInterval = caddy.Duration(defaultConvergeInterval)
 	}
-	if d.ResyncInterval < 0 || d.ConvergeInterval < 0 {
-		return fmt.Errorf("resync_interval and converge_interval must be positive")
+	if d.APITimeout == 0 {
+		d.APITimeout = caddy.Duration(defaultAPITimeout)
+	}
+}
+
+// validate checks the options once their defaults are set, and puts the
+// lb mode in its canonical form. Every rule on an option is here, whether
+// the option came from JSON or from the Caddyfile.
+func (d *Discovery) validate() error {
+	var errs []error
+	lb, err := parseLBMode(d.LB)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("lb %q: %w", d.LB, err))
+	}
+	d.LB = lb
+	for name, v := range map[string]caddy.Duration{
+		"resync_interval":   d.ResyncInterval,
+		"converge_interval": d.ConvergeInterval,
+		"api_timeout":       d.APITimeout,
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %v", name, time.Duration(v)))
+		}
 	}
 	if (d.TLSCert == "") != (d.TLSKey == "") {
-		return fmt.Errorf("tls_cert and tls_key must be set together")
+		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
 	}
-	return nil
-}
-
-// attach fills in defaults, validates, and attaches to the shared watcher
-// for these options, starting it if needed. It does not wait for Docker.
-func (d *Discovery) attach(ctx caddy.Context) error {
-	if err := d.provision(); err != nil {
-		return err
-	}
-	w, err := acquireWatcher(ctx, *d)
-	if err != nil {
-		return err
-	}
-	d.watcher = w
-	return nil
-}
-
-// detach releases the shared watcher; the last user stops it. It is safe
-// after a failed or absent attach.
-func (d *Discovery) detach() error {
-	if d.watcher == nil {
-		return nil
-	}
-	d.watcher = nil
-	return releaseWatcher(*d)
+	return errors.Join(errs...)
 }
 
 // key identifies the watcher these options need, for sharing.
@@ -130,35 +142,3 @@ func (d Discovery) key() string {
 	b, _ := json.Marshal(d) // a struct of strings, durations and a bool cannot fail
 	return "swarm:" + string(b)
 }
-
-// acquireWatcher returns the process-wide watcher for d, starting it if
-// it is the first user. Every successful call must be paired with
-// releaseWatcher.
-func acquireWatcher(ctx caddy.Context, d Discovery) (*watcher, error) {
-	val, _, err := watchers.LoadOrNew(d.key(), func() (caddy.Destructor, error) {
-		api, err := newDockerClient(d)
-		if err != nil {
-			return nil, err
-		}
-		// The watcher outlives this config's context: it is kept across
-		// reloads and stopped by Destruct when its last user is cleaned up.
-		// Its logger is named for the module, not for one config.
-		return startWatcher(api, d, ctx.Logger().Named("watcher")), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return val.(*watcher), nil
-}
-
-// releaseWatcher drops one reference to d's watcher; the last one stops it.
-func releaseWatcher(d Discovery) error {
-	_, err := watchers.Delete(d.key())
-	return err
-}
-
-// watchers holds one watcher per distinct Discovery, shared by every module
-// instance that uses it and kept across config reloads (Caddy provisions
-// the new config before it cleans up the old one, so the count never drops
-// to zero on a reload).
-var watchers = caddy.NewUsagePool()

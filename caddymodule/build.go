@@ -1,0 +1,235 @@
+package caddymodule
+
+// This file turns one listing of the swarm (services, tasks, networks) into
+// a route table, and reports beside it what the watcher needs to know but
+// requests do not: which services are converging, and why some services
+// are not routed.
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// buildOptions are the module options that shape the route table.
+type buildOptions struct {
+	LabelPrefix string
+	Network     string // preferred network name, empty for automatic choice
+	LB          string // default load-balancing mode
+}
+
+// swarmState is one consistent listing of the Docker API.
+type swarmState struct {
+	Services []swarm.Service
+	Tasks    []swarm.Task
+	Networks []network.Summary
+	// LocalAddrs are the gateway's own IP addresses; a network in whose
+	// subnet one of them lies is a network the gateway is attached to.
+	LocalAddrs []netip.Addr
+}
+
+// buildReport is what building a table found out besides the table.
+type buildReport struct {
+	// services are the opted-in services, routed or not, by name.
+	services map[string]serviceStatus
+	// problems holds, per service name, why that service is not routed (or
+	// is routed with a caveat). The watcher logs each once when it appears.
+	problems map[string]string
+}
+
+// serviceStatus is what the watcher tracks of an opted-in service.
+type serviceStatus struct {
+	ID string
+	// Converging is true while the service scales, updates, or has tasks
+	// starting or stopping: the watcher re-lists it every converge_interval.
+	Converging bool
+	// Idle is true when the service is settled and wants no replica: a
+	// failing request cannot be a sign of a change the watcher missed.
+	Idle bool
+}
+
+// converging reports whether any service converges.
+func (r buildReport) converging() bool {
+	for _, s := range r.services {
+		if s.Converging {
+			return true
+		}
+	}
+	return false
+}
+
+// buildTable turns a listing into a route table and a report. It is a pure
+// function: everything it needs is in its arguments.
+func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
+	nets := indexNetworks(st.Networks, st.LocalAddrs)
+	tasksBySvc := make(map[string][]*swarm.Task)
+	for i := range st.Tasks {
+		t := &st.Tasks[i]
+		tasksBySvc[t.ServiceID] = append(tasksBySvc[t.ServiceID], t)
+	}
+
+	t := newRouteTable()
+	rep := buildReport{services: make(map[string]serviceStatus), problems: make(map[string]string)}
+	// Oldest service first, so that the oldest claim on a prefix wins.
+	services := slices.Clone(st.Services)
+	slices.SortFunc(services, func(a, b swarm.Service) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range services {
+		svc := &services[i]
+		name := svc.Spec.Name
+		cfg, err := parseLabels(svc.Spec.Labels, opts.LabelPrefix, name, opts.LB)
+		if err != nil {
+			rep.problems[name] = "service not routed: " + err.Error()
+			continue
+		}
+		if !cfg.Enabled {
+			continue
+		}
+		tasks := tasksBySvc[svc.ID]
+		conv := isConverging(svc, tasks)
+		rep.services[name] = serviceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
+
+		r, caveat, err := buildRoute(svc, cfg, tasks, nets, opts.Network)
+		if err != nil {
+			rep.problems[name] = "service not routed: " + err.Error()
+			continue
+		}
+		if !t.add(r) {
+			owner := t.lookup(r.Prefix).Service
+			rep.problems[name] = fmt.Sprintf("service not routed: prefix %s is already claimed by older service %s", r.Prefix, owner)
+			continue
+		}
+		if caveat != "" {
+			rep.problems[name] = caveat
+		}
+	}
+	return t, rep
+}
+
+// buildRoute makes the route of one opted-in service. A service the
+// gateway cannot reach claims nothing, so gateways on separate networks
+// (another stack, a test) do not conflict.
+func buildRoute(svc *swarm.Service, cfg serviceConfig, tasks []*swarm.Task, nets networkIndex, preferred string) (r *route, caveat string, err error) {
+	netID, caveat, err := nets.choose(svc, cfg.Network, preferred)
+	if err != nil {
+		return nil, "", err
+	}
+	r = &route{Prefix: cfg.Prefix, Service: svc.Spec.Name, Strip: cfg.Strip}
+	if cfg.LB == lbVIP {
+		vip, err := serviceVIP(svc, netID)
+		if err != nil {
+			return nil, "", err
+		}
+		r.Upstreams = []string{netip.AddrPortFrom(vip, cfg.Port).String()}
+	} else {
+		r.Upstreams = taskAddrs(tasks, netID, cfg.Port)
+	}
+	return r, caveat, nil
+}
+
+// taskAddrs returns the sorted dial addresses, on network netID, of the
+// tasks that are running and meant to stay running. A task whose desired
+// state has left "running" is being stopped and gets no new request; one
+// that has not reached "running" (and so not passed its health check) is
+// not ready for any.
+func taskAddrs(tasks []*swarm.Task, netID string, port uint16) []string {
+	addrs := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
+			continue
+		}
+		for _, att := range t.NetworksAttachments {
+			if att.Network.ID != netID || len(att.Addresses) == 0 {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(att.Addresses[0])
+			if err != nil {
+				continue
+			}
+			addrs = append(addrs, netip.AddrPortFrom(pfx.Addr(), port).String())
+		}
+	}
+	slices.Sort(addrs)
+	return slices.Compact(addrs)
+}
+
+// serviceVIP returns the service's virtual IP on network netID.
+func serviceVIP(svc *swarm.Service, netID string) (netip.Addr, error) {
+	for _, v := range svc.Endpoint.VirtualIPs {
+		if v.NetworkID != netID {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(v.Addr)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("parsing virtual IP %q: %w", v.Addr, err)
+		}
+		return pfx.Addr(), nil
+	}
+	mode := swarm.ResolutionModeVIP
+	if svc.Spec.EndpointSpec != nil {
+		mode = svc.Spec.EndpointSpec.Mode
+	}
+	return netip.Addr{}, fmt.Errorf("lb=vip but the service has no virtual IP on its network (endpoint mode %q)", mode)
+}
+
+// isConverging reports whether a service is still changing: an update in
+// progress, fewer or more running tasks than desired, or a task between
+// states. The watcher re-lists such a service every converge_interval.
+func isConverging(svc *swarm.Service, tasks []*swarm.Task) bool {
+	if u := svc.UpdateStatus; u != nil {
+		switch u.State {
+		case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
+			return true
+		}
+	}
+	if s := svc.ServiceStatus; s != nil && s.RunningTasks != s.DesiredTasks {
+		return true
+	}
+	if m := svc.Spec.Mode.Replicated; m != nil && m.Replicas != nil {
+		running := 0
+		for _, t := range tasks {
+			if t.Status.State == swarm.TaskStateRunning {
+				running++
+			}
+		}
+		if uint64(running) != *m.Replicas {
+			return true
+		}
+	}
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State != swarm.TaskStateRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// wantsNoReplica reports whether a replicated service is scaled to zero.
+func wantsNoReplica(svc *swarm.Service) bool {
+	m := svc.Spec.Mode.Replicated
+	return m != nil && m.Replicas != nil && *m.Replicas == 0
+}
+
+// withTasksOf returns a copy of st in which the tasks of the given services
+// are replaced by tasks: how a re-list of some services' tasks updates the
+// last full listing.
+func (st swarmState) withTasksOf(serviceIDs []string, tasks []swarm.Task) swarmState {
+	out := st
+	out.Tasks = make([]swarm.Task, 0, len(st.Tasks)+len(tasks))
+	for _, t := range st.Tasks {
+		if !slices.Contains(serviceIDs, t.ServiceID) {
+			out.Tasks = append(out.Tasks, t)
+		}
+	}
+	for _, t := range tasks {
+		if slices.Contains(serviceIDs, t.ServiceID) {
+			out.Tasks = append(out.Tasks, t)
+		}
+	}
+	return out
+}
