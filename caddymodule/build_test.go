@@ -24,7 +24,7 @@ func TestBuildTable(t *testing.T) {
 		services     []swarm.Service
 		tasks        []swarm.Task
 		local        []netip.Addr
-		network      string // the module's network option
+		network      string              // the module's network option
 		want         map[string][]string // prefix -> upstreams
 		wantProblems map[string]string   // service -> substring
 		converging   []string

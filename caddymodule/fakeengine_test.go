@@ -39,7 +39,7 @@ type fakeEngine struct {
 	deafEvents bool
 	// delay is how long every list call takes to answer.
 	delay time.Duration
-	subs        map[chan events.Message]struct{}
+	subs  map[chan events.Message]struct{}
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
