@@ -35,11 +35,12 @@ certs:
 down:
 	scripts/stack-rm.sh $(STACK)
 
-## test: unit tests, then end-to-end tests on the real swarm (they deploy and remove their own stack)
+## test: unit tests under the race detector, then end-to-end tests on the real swarm (they deploy and remove their own stack)
 test: images swarm
 	go vet ./...
 	rm -f build/scenarios.txt build/bench.txt
-	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./...
+	go test -race $(GO_TEST_FLAGS) -short ./...
+	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./e2e
 	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
 
 ## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 4 minutes)

@@ -141,6 +141,12 @@ func TestScenarios(t *testing.T) {
 			mustDocker(e.t, "service", "update", "--force", "--detach=false", "--update-order", "stop-first", multiplySv)
 			time.Sleep(4 * time.Second)
 		}},
+		// One replica, replaced stop-first: for a moment no replica runs, and
+		// requests must wait for the new one within lb_try_duration.
+		{name: "one replica, update stop-first", start: 1, action: func(e *scenarioEnv) {
+			mustDocker(e.t, "service", "update", "--force", "--detach=false", "--update-order", "stop-first", multiplySv)
+			time.Sleep(4 * time.Second)
+		}},
 		{name: "rolling restart, start-first", start: 3, action: func(e *scenarioEnv) {
 			mustDocker(e.t, "service", "update", "--force", "--detach=false", "--update-order", "start-first", multiplySv)
 			time.Sleep(4 * time.Second)
