@@ -136,7 +136,7 @@ func TestTasksAnswer(t *testing.T) {
 
 	// docker-api asked for the labelled services, on the same API version.
 	var sub *url.URL
-	for _, c := range d.calls {
+	for _, c := range d.allCalls() {
 		if strings.HasSuffix(c.Path, "/services") {
 			sub = c
 		}
@@ -221,9 +221,7 @@ func TestErrorsPassThrough(t *testing.T) {
 	for _, target := range []string{"/v1.41/services", "/v1.41/tasks", "/v1.41/networks"} {
 		for _, status := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusBadRequest} {
 			t.Run(target+" "+strconv.Itoa(status), func(t *testing.T) {
-				d.mu.Lock()
-				d.fail = status
-				d.mu.Unlock()
+				d.setFail(status)
 				w, err := do(t, f, d, "GET", target, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -237,7 +235,7 @@ func TestErrorsPassThrough(t *testing.T) {
 			})
 		}
 	}
-	d.fail = 0
+	d.setFail(0)
 	t.Run("404 from dockerd", func(t *testing.T) {
 		// An endpoint in the allowlist that this dockerd does not know.
 		old := Allowlist

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,20 @@ func (d *fakeDockerd) lastCall() *url.URL {
 		return nil
 	}
 	return d.calls[len(d.calls)-1]
+}
+
+// allCalls returns the calls dockerd got.
+func (d *fakeDockerd) allCalls() []*url.URL {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.calls)
+}
+
+// setFail makes dockerd answer every list call with status (0: answer).
+func (d *fakeDockerd) setFail(status int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fail = status
 }
 
 // callCount returns how many calls dockerd got.
