@@ -81,6 +81,11 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	case "/networks":
 		body = fe.networks
 	}
+	var answer []byte
+	if body != nil {
+		// Encoded under the lock: tests change the state in place.
+		answer, _ = json.Marshal(body)
+	}
 	fe.mu.Unlock()
 
 	w.Header().Set("Api-Version", "1.41")
@@ -102,7 +107,7 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 		fe.streamEvents(w, r)
 	case body != nil:
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
+		_, _ = w.Write(answer)
 	default:
 		http.Error(w, `{"message":"not faked"}`, http.StatusNotFound)
 	}

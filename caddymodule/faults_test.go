@@ -56,11 +56,7 @@ func TestWatcherReopensDeafStream(t *testing.T) {
 	const deafMsg = "docker event stream is silent although services changed; reopening it"
 	fe := newFakeEngine(t)
 	fe.deafEvents = true
-	seed(fe, nil, "10.0.1.10")
-	d := testDiscovery(fe)
-	d.ResyncInterval = caddy.Duration(100 * time.Millisecond)
-	w, logs := startTestWatcher(t, fe, d)
-	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	_, logs := watchResyncing(t, fe, 100*time.Millisecond)
 
 	// Nothing changes: a quiet stream is not a deaf one.
 	time.Sleep(500 * time.Millisecond)
@@ -93,11 +89,7 @@ func TestWatcherReopensDeafStream(t *testing.T) {
 // make the stream look deaf.
 func TestWatcherHealthyStreamIsNotDeaf(t *testing.T) {
 	fe := newFakeEngine(t)
-	seed(fe, nil, "10.0.1.10")
-	d := testDiscovery(fe)
-	d.ResyncInterval = caddy.Duration(50 * time.Millisecond)
-	w, logs := startTestWatcher(t, fe, d)
-	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	_, logs := watchResyncing(t, fe, 50*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	for i := range 10 {
 		fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
@@ -121,6 +113,14 @@ func TestKicksAreBoundedPerService(t *testing.T) {
 	)
 	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	// The event stream opens after the first listing, and a second listing
+	// follows: wait for it, so that only the kicks cause what comes next.
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no listing after the event stream opened")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
 
 	n := fe.callTotal()
 	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; time.Sleep(5 * time.Millisecond) {
@@ -184,6 +184,18 @@ func (p *panicOnce) ServiceList(ctx context.Context, o swarm.ServiceListOptions)
 		_ = s.Spec.Name // nil pointer dereference
 	}
 	return p.dockerAPI.ServiceList(ctx, o)
+}
+
+// watchResyncing seeds fe with service s on one replica and watches it,
+// resyncing every interval, until the route is there.
+func watchResyncing(t *testing.T, fe *fakeEngine, every time.Duration) (*watcher, *observer.ObservedLogs) {
+	t.Helper()
+	seed(fe, nil, "10.0.1.10")
+	d := testDiscovery(fe)
+	d.ResyncInterval = caddy.Duration(every)
+	w, logs := startTestWatcher(t, fe, d)
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	return w, logs
 }
 
 // waitLog waits until msg has been logged.

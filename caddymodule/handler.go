@@ -28,10 +28,12 @@ const (
 
 // SwarmRoute chooses the swarm service that serves a request, from the
 // same route table the `swarm` upstream source reads, and prepares the
-// request for it: the path is cleaned (so `/a/../b` is matched and sent as
-// `/b`), the service's prefix is stripped when its `strip_prefix` label
-// says so (the default) and sent in `X-Forwarded-Prefix`, and the choice is
-// handed to the `swarm` upstream source of the next reverse_proxy.
+// request for it: the path is cleaned and decoded (so `/a/../b` is matched
+// and sent as `/b`), the service's prefix is stripped when its
+// `strip_prefix` label says so (the default) and sent in
+// `X-Forwarded-Prefix` (a client's own is always removed), and the choice
+// is handed to the `swarm` upstream source of the next reverse_proxy, whose
+// every retry gets that service's replicas as they are at that moment.
 //
 // A path no service claims gets a 404 response that says so, and is not
 // passed on. Only the path chooses the service: no request header does.

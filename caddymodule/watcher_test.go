@@ -98,9 +98,11 @@ func TestWatcherFollowsEvents(t *testing.T) {
 	fe.update(func(fe *fakeEngine) { fe.services = nil; fe.tasks = nil })
 	waitUpstreams(t, w, time.Second)
 
-	for _, msg := range []string{"route added", "replicas changed", "route removed"} {
-		if n := logs.FilterMessage(msg).Len(); n != 1 {
-			t.Errorf("%q logged %d times, want once", msg, n)
+	// A listing is not atomic: one that straddles the last update (services
+	// before it, tasks after) sees the service with no task, and says so.
+	for msg, most := range map[string]int{"route added": 1, "replicas changed": 2, "route removed": 1} {
+		if n := logs.FilterMessage(msg).Len(); n < 1 || n > most {
+			t.Errorf("%q logged %d times, want 1 to %d; the log: %v", msg, n, most, logs.All())
 		}
 	}
 	for _, c := range fe.callSet() {
