@@ -27,7 +27,9 @@ type Config struct {
 	// Duration bounds the run; it also ends when the context is done.
 	// Default: 10s
 	Duration time.Duration
-	// Timeout bounds each request. Default: 10s
+	// Timeout bounds each request. It is longer than the gateway's own
+	// retry window (lb_try_duration), so that what is measured is the
+	// gateway's answer, not the client giving up. Default: 30s
 	Timeout time.Duration
 }
 
@@ -74,7 +76,7 @@ func (c *Config) defaults() {
 		c.Duration = 10 * time.Second
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = 30 * time.Second
 	}
 }
 
