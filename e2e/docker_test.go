@@ -160,13 +160,10 @@ func stackEnv() []string {
 
 // dumpState logs what a person would look at to see why a test failed.
 func dumpState(t *testing.T) {
-	for _, args := range [][]string{
-		{"stack", "ps", "--no-trunc", stackName},
-		{"service", "logs", "--raw", "--tail", "60", gatewaySv},
-	} {
-		out, err := exec.Command("docker", args...).CombinedOutput() // Caddy logs to stderr
-		t.Logf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	out, err := docker(t, 30*time.Second, "stack", "ps", "--no-trunc", stackName)
+	t.Logf("docker stack ps: %v\n%s", err, out)
+	lines := strings.Split(serviceLogs(t, gatewaySv, time.Now().Add(-5*time.Minute)), "\n")
+	t.Logf("the gateway's log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}

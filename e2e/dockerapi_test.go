@@ -253,13 +253,9 @@ func randomSecret(t *testing.T) string {
 // the gateway made through the scenarios, and fails on any call outside the
 // allowlist (dockerapi.Allowlist), or refused.
 func checkDockerAPILog(t *testing.T) {
-	out, err := exec.Command("docker", "service", "logs", "--raw", stackName+"_docker-api").CombinedOutput()
-	if err != nil {
-		t.Errorf("reading docker-api's log: %v\n%s", err, out)
-		return
-	}
+	out := serviceLogs(t, stackName+"_docker-api", time.Time{})
 	calls := map[string]int{}
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		var entry struct {
 			Logger  string
 			Status  int

@@ -245,14 +245,37 @@ func TestScenarios(t *testing.T) {
 	writeFile(t, "scenarios.txt", table.String())
 }
 
-// gatewayLogs returns the gateway's log since the time given (Caddy logs
-// to stderr).
+// gatewayLogs returns the gateway's log since the time given.
 func gatewayLogs(t *testing.T, since time.Time) string {
-	out, err := exec.Command("docker", "service", "logs", "--raw", "--since", since.UTC().Format(time.RFC3339Nano), gatewaySv).CombinedOutput()
+	return serviceLogs(t, gatewaySv, since)
+}
+
+// serviceLogs returns the logs, since the time given (zero: all), of every
+// container a service has had on this node, running or exited. It reads
+// them with `docker logs`, container by container and each within a time
+// limit: `docker service logs` can hang after a task was killed. Caddy
+// logs to stderr, so both streams are read.
+func serviceLogs(t *testing.T, service string, since time.Time) string {
+	t.Helper()
+	ids, err := docker(t, 30*time.Second, "ps", "-aq", "--filter", "label=com.docker.swarm.service.name="+service)
 	if err != nil {
-		t.Fatalf("docker service logs: %v\n%s", err, out)
+		t.Fatalf("listing the containers of %s: %v", service, err)
 	}
-	return string(out)
+	var all strings.Builder
+	for _, id := range strings.Fields(ids) {
+		args := []string{"logs"}
+		if !since.IsZero() {
+			args = append(args, "--since", since.UTC().Format(time.RFC3339Nano))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, "docker", append(args, id)...).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("docker logs %s (of %s): %v\n%s", id, service, err, out)
+		}
+		all.Write(out)
+	}
+	return all.String()
 }
 
 // underLoad runs action while sending load to the gateway and to the
