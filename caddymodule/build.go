@@ -36,9 +36,16 @@ type swarmState struct {
 type buildReport struct {
 	// services are the opted-in services, routed or not, by name.
 	services map[string]serviceStatus
-	// problems holds, per service name, why that service is not routed (or
-	// is routed with a caveat). The watcher logs each once when it appears.
-	problems map[string]string
+	// problems holds why a service, or one of its routes, is not routed
+	// (or is routed with a caveat). The watcher logs each once when it
+	// appears.
+	problems map[problemKey]string
+}
+
+// problemKey names what a problem is about: a service, or one route of it.
+type problemKey struct {
+	Service string
+	Route   string // "" for the service as a whole
 }
 
 // serviceStatus is what the watcher tracks of an opted-in service.
@@ -73,8 +80,9 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 	}
 
 	t := newRouteTable()
-	rep := buildReport{services: make(map[string]serviceStatus), problems: make(map[string]string)}
-	// Oldest service first, so that the oldest claim on a prefix wins.
+	rep := buildReport{services: make(map[string]serviceStatus), problems: make(map[problemKey]string)}
+	// Oldest service first, so that the oldest claim on a host and prefix
+	// wins.
 	services := slices.Clone(st.Services)
 	slices.SortFunc(services, func(a, b swarm.Service) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
@@ -84,7 +92,7 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 		name := svc.Spec.Name
 		cfg, err := parseLabels(svc.Spec.Labels, opts.LabelPrefix, name, opts.LB)
 		if err != nil {
-			rep.problems[name] = "service not routed: " + err.Error()
+			rep.problems[problemKey{Service: name}] = "service not routed: " + err.Error()
 			continue
 		}
 		if !cfg.Enabled {
@@ -93,43 +101,75 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 		tasks := tasksBySvc[svc.ID]
 		conv := isConverging(svc, tasks)
 		rep.services[name] = serviceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
-
-		r, caveat, err := buildRoute(svc, cfg, tasks, nets, opts.Network)
-		if err != nil {
-			rep.problems[name] = "service not routed: " + err.Error()
-			continue
+		for _, d := range cfg.Disabled {
+			rep.problems[problemKey{name, d.Route}] = notRouted(d.Route) + d.Err.Error()
 		}
-		if !t.add(r) {
-			owner := t.lookup(r.Prefix).Service
-			rep.problems[name] = fmt.Sprintf("service not routed: prefix %s is already claimed by older service %s", r.Prefix, owner)
+
+		netID, caveat, err := nets.choose(svc, cfg.Network, opts.Network)
+		if err != nil {
+			rep.problems[problemKey{Service: name}] = "service not routed: " + err.Error()
 			continue
 		}
 		if caveat != "" {
-			rep.problems[name] = caveat
+			rep.problems[problemKey{Service: name}] = caveat
+		}
+		for _, rc := range cfg.Routes {
+			ups, err := upstreams(svc, cfg.LB, tasks, netID, rc.Port)
+			if err != nil {
+				rep.problems[problemKey{name, rc.Name}] = notRouted(rc.Name) + err.Error()
+				continue
+			}
+			hosts := rc.Hosts
+			if len(hosts) == 0 {
+				hosts = []string{""} // any host
+			}
+			for _, host := range hosts {
+				r := &route{Host: host, Prefix: rc.Prefix, Service: name, Name: rc.Name, Strip: rc.Strip, Upstreams: ups}
+				if !t.add(r) {
+					owner := t.lookup(host, rc.Prefix)
+					rep.problems[problemKey{name, rc.Name}] = fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner))
+				}
+			}
 		}
 	}
 	return t, rep
 }
 
-// buildRoute makes the route of one opted-in service. A service the
-// gateway cannot reach claims nothing, so gateways on separate networks
-// (another stack, a test) do not conflict.
-func buildRoute(svc *swarm.Service, cfg serviceConfig, tasks []*swarm.Task, nets networkIndex, preferred string) (r *route, caveat string, err error) {
-	netID, caveat, err := nets.choose(svc, cfg.Network, preferred)
+// notRouted starts the message of a service or route that is not routed.
+func notRouted(route string) string {
+	if route == "" {
+		return "service not routed: "
+	}
+	return "route " + route + " not routed: "
+}
+
+// claimOf describes what a route claims: "prefix /api on host a.example".
+func claimOf(r *route) string {
+	if r.Host == "" {
+		return "prefix " + r.Prefix
+	}
+	return "prefix " + r.Prefix + " on host " + r.Host
+}
+
+// describe names the owner of a claim: its service, and its route if named.
+func describe(r *route) string {
+	if r.Name == "" {
+		return "older service " + r.Service
+	}
+	return fmt.Sprintf("route %s of older service %s", r.Name, r.Service)
+}
+
+// upstreams returns the dial addresses of a route: the service's running
+// tasks on network netID, or its virtual IP there.
+func upstreams(svc *swarm.Service, lb string, tasks []*swarm.Task, netID string, port uint16) ([]string, error) {
+	if lb != lbVIP {
+		return taskAddrs(tasks, netID, port), nil
+	}
+	vip, err := serviceVIP(svc, netID)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	r = &route{Prefix: cfg.Prefix, Service: svc.Spec.Name, Strip: cfg.Strip}
-	if cfg.LB == lbVIP {
-		vip, err := serviceVIP(svc, netID)
-		if err != nil {
-			return nil, "", err
-		}
-		r.Upstreams = []string{netip.AddrPortFrom(vip, cfg.Port).String()}
-	} else {
-		r.Upstreams = taskAddrs(tasks, netID, cfg.Port)
-	}
-	return r, caveat, nil
+	return []string{netip.AddrPortFrom(vip, port).String()}, nil
 }
 
 // taskAddrs returns the sorted dial addresses, on network netID, of the

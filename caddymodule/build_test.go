@@ -25,8 +25,8 @@ func TestBuildTable(t *testing.T) {
 		tasks        []swarm.Task
 		local        []netip.Addr
 		network      string              // the module's network option
-		want         map[string][]string // prefix -> upstreams
-		wantProblems map[string]string   // service -> substring
+		want         map[string][]string // host+prefix -> upstreams
+		wantProblems map[string]string   // service, or service/route -> substring
 		converging   []string
 	}{
 		{
@@ -183,9 +183,7 @@ func TestBuildTable(t *testing.T) {
 			table, rep := buildTable(swarmState{Services: tt.services, Tasks: tt.tasks, Networks: nets, LocalAddrs: tt.local},
 				buildOptions{LabelPrefix: "faas", LB: lbTasks, Network: tt.network})
 			got := map[string][]string{}
-			for p, r := range table.byPrefix {
-				got[p] = r.Upstreams
-			}
+			table.each(func(r *route) { got[r.Host+r.Prefix] = r.Upstreams })
 			if len(got) != len(tt.want) {
 				t.Fatalf("routes = %v, want %v (problems %v)", got, tt.want, rep.problems)
 			}
@@ -198,8 +196,12 @@ func TestBuildTable(t *testing.T) {
 				t.Errorf("problems = %v, want %v", rep.problems, tt.wantProblems)
 			}
 			for svc, sub := range tt.wantProblems {
-				if !strings.Contains(rep.problems[svc], sub) {
-					t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.problems[svc], sub)
+				k := problemKey{Service: svc}
+				if s, r, ok := strings.Cut(svc, "/"); ok {
+					k = problemKey{s, r}
+				}
+				if !strings.Contains(rep.problems[k], sub) {
+					t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.problems[k], sub)
 				}
 			}
 			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {

@@ -11,27 +11,44 @@ import (
 // logChanges logs, once each, the routes that appeared, disappeared or
 // changed replica count, and the problems that are new.
 func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildReport) {
-	for p, r := range next.byPrefix {
-		old, ok := prev.byPrefix[p]
+	next.each(func(r *route) {
+		old := prev.lookup(r.Host, r.Prefix)
 		switch {
-		case !ok:
-			l.Info("route added", zap.String("prefix", p), zap.String("service", r.Service), zap.Int("replicas", len(r.Upstreams)))
+		case old == nil:
+			l.Info("route added", logFields(r, zap.Int("replicas", len(r.Upstreams)))...)
 		case old.Service != r.Service:
-			l.Info("route changed service", zap.String("prefix", p), zap.String("from", old.Service), zap.String("service", r.Service), zap.Int("replicas", len(r.Upstreams)))
+			l.Info("route changed service", logFields(r, zap.String("from", old.Service), zap.Int("replicas", len(r.Upstreams)))...)
 		case len(old.Upstreams) != len(r.Upstreams):
-			l.Info("replicas changed", zap.String("prefix", p), zap.String("service", r.Service), zap.Int("from", len(old.Upstreams)), zap.Int("replicas", len(r.Upstreams)))
+			l.Info("replicas changed", logFields(r, zap.Int("from", len(old.Upstreams)), zap.Int("replicas", len(r.Upstreams)))...)
 		case !slices.Equal(old.Upstreams, r.Upstreams):
-			l.Debug("replicas replaced", zap.String("prefix", p), zap.String("service", r.Service), zap.Strings("upstreams", r.Upstreams))
+			l.Debug("replicas replaced", logFields(r, zap.Strings("upstreams", r.Upstreams))...)
+		}
+	})
+	prev.each(func(r *route) {
+		if next.lookup(r.Host, r.Prefix) == nil {
+			l.Info("route removed", logFields(r)...)
+		}
+	})
+	for k, msg := range nextRep.problems {
+		if prevRep.problems[k] != msg {
+			fields := []zap.Field{zap.String("service", k.Service)}
+			if k.Route != "" {
+				fields = append(fields, zap.String("route", k.Route))
+			}
+			l.Warn(msg, fields...)
 		}
 	}
-	for p, r := range prev.byPrefix {
-		if _, ok := next.byPrefix[p]; !ok {
-			l.Info("route removed", zap.String("prefix", p), zap.String("service", r.Service))
-		}
+}
+
+// logFields are the log fields naming a route, then extra.
+func logFields(r *route, extra ...zap.Field) []zap.Field {
+	f := make([]zap.Field, 0, 4+len(extra))
+	if r.Host != "" {
+		f = append(f, zap.String("host", r.Host))
 	}
-	for svc, msg := range nextRep.problems {
-		if prevRep.problems[svc] != msg {
-			l.Warn(msg, zap.String("service", svc))
-		}
+	f = append(f, zap.String("prefix", r.Prefix), zap.String("service", r.Service))
+	if r.Name != "" {
+		f = append(f, zap.String("route", r.Name))
 	}
+	return append(f, extra...)
 }

@@ -64,7 +64,7 @@ func (sr *SwarmRoute) Cleanup() error { return sr.detach() }
 // ServeHTTP routes the request to the service that claims its path.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	cleaned := cleanPath(r.URL.Path)
-	rt := sr.watcher.table().match(matchKey(cleaned))
+	rt := sr.watcher.table().match(r.Host, matchKey(cleaned))
 	if rt == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -4,7 +4,9 @@ package caddymodule
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,7 +19,13 @@ const (
 	labelStrip   = "strip_prefix"
 	labelNetwork = "network"
 	labelLB      = "lb"
+	labelHost    = "host"
+	labelRoutes  = "routes"
 )
+
+// routeFields are the labels a named route may set, under
+// `<prefix>.routes.<name>.`; the others are the service's.
+var routeFields = []string{labelHost, labelPath, labelPort, labelStrip}
 
 // stackNamespaceLabel is set by `docker stack deploy` on every service it creates.
 const stackNamespaceLabel = "com.docker.stack.namespace"
@@ -43,72 +51,205 @@ const (
 // serviceConfig is what a service's labels say about how to route to it.
 type serviceConfig struct {
 	Enabled bool
-	Prefix  string // cleaned, starts with "/", no trailing slash unless it is "/"
-	Port    uint16
-	Strip   bool
 	Network string // empty: choose automatically
 	LB      string // lbTasks or lbVIP
+	// Routes are the routes the labels declare, sorted by name: the
+	// service-level route alone, or the named routes.
+	Routes []routeConfig
+	// Disabled are the named routes a malformed label disables, with why.
+	Disabled []routeProblem
+}
+
+// routeConfig is one route a service declares.
+type routeConfig struct {
+	Name   string   // "" for the service-level route
+	Hosts  []string // normalised host names or wildcards; none: any host
+	Prefix string   // cleaned, starts with "/", no trailing slash unless it is "/"
+	Port   uint16
+	Strip  bool
+}
+
+// routeProblem is a named route disabled by its labels.
+type routeProblem struct {
+	Route string
+	Err   error
 }
 
 // parseLabels reads the routing labels of one service. name is the service
 // name, used for the default prefix; defaultLB is the module's lb option.
 // A service without the enable label (or with it false) is returned with
-// Enabled false and no error. Any malformed label returns an error that names
-// the label, so that the service can be disabled with a clear message.
+// Enabled false and no error. A malformed service-level label returns an
+// error that names it, so that the service can be disabled with a clear
+// message; a malformed label of a named route disables that route only.
 func parseLabels(labels map[string]string, prefix, name, defaultLB string) (serviceConfig, error) {
-	key := func(l string) string { return prefix + "." + l }
-	cfg := serviceConfig{Port: defaultPort, Strip: true, LB: defaultLB}
+	l := labelReader{labels: labels, prefix: prefix + "."}
+	cfg := serviceConfig{LB: defaultLB}
 
-	if v, ok := labels[key(labelEnable)]; ok {
-		on, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return cfg, fmt.Errorf("label %s=%q: want true or false", key(labelEnable), v)
-		}
-		cfg.Enabled = on
+	on, err := l.boolean(labelEnable, false)
+	if err != nil || !on {
+		return cfg, err
 	}
-	if !cfg.Enabled {
-		return cfg, nil
-	}
-
+	cfg.Enabled = true
 	if ns := labels[stackNamespaceLabel]; ns != "" {
 		name = strings.TrimPrefix(name, ns+"_")
 	}
-	cfg.Prefix = "/" + name
-	if v, ok := labels[key(labelPath)]; ok {
-		p, err := normalizePrefix(v)
-		if err != nil {
-			return cfg, fmt.Errorf("label %s=%q: %w", key(labelPath), v, err)
-		}
-		cfg.Prefix = p
+
+	// The service-level labels: its one route, or the defaults of its
+	// named routes.
+	base, err := l.route("", routeConfig{Prefix: "/" + name, Port: defaultPort, Strip: true})
+	if err != nil {
+		return cfg, err
 	}
-	if v, ok := labels[key(labelPort)]; ok {
-		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
-		if err != nil || port == 0 {
-			return cfg, fmt.Errorf("label %s=%q: want a port number from 1 to 65535", key(labelPort), v)
-		}
-		cfg.Port = uint16(port)
-	}
-	if v, ok := labels[key(labelStrip)]; ok {
-		strip, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return cfg, fmt.Errorf("label %s=%q: want true or false", key(labelStrip), v)
-		}
-		cfg.Strip = strip
-	}
-	if v, ok := labels[key(labelNetwork)]; ok {
+	if v, ok := l.get(labelNetwork); ok {
 		cfg.Network = strings.TrimSpace(v)
 		if cfg.Network == "" {
-			return cfg, fmt.Errorf("label %s is empty: want a network name", key(labelNetwork))
+			return cfg, fmt.Errorf("label %s is empty: want a network name", l.prefix+labelNetwork)
 		}
 	}
-	if v, ok := labels[key(labelLB)]; ok {
-		lb, err := parseLBMode(v)
-		if err != nil {
-			return cfg, fmt.Errorf("label %s=%q: %w", key(labelLB), v, err)
+	if v, ok := l.get(labelLB); ok {
+		if cfg.LB, err = parseLBMode(v); err != nil {
+			return cfg, fmt.Errorf("label %s=%q: %w", l.prefix+labelLB, v, err)
 		}
-		cfg.LB = lb
+	}
+
+	names := l.routeNames()
+	if len(names) == 0 {
+		cfg.Routes = []routeConfig{base}
+		return cfg, nil
+	}
+	for _, rn := range names {
+		r, err := l.route(labelRoutes+"."+rn+".", base)
+		if err == nil && !validRouteName(rn) {
+			err = fmt.Errorf("route name %q: want lower-case letters, digits, - and _", rn)
+		}
+		if err == nil {
+			err = l.unknownFields(rn)
+		}
+		if err != nil {
+			cfg.Disabled = append(cfg.Disabled, routeProblem{Route: rn, Err: err})
+			continue
+		}
+		r.Name = rn
+		cfg.Routes = append(cfg.Routes, r)
 	}
 	return cfg, nil
+}
+
+// labelReader reads the labels under one prefix ("faas.").
+type labelReader struct {
+	labels map[string]string
+	prefix string
+}
+
+func (l labelReader) get(name string) (string, bool) {
+	v, ok := l.labels[l.prefix+name]
+	return v, ok
+}
+
+func (l labelReader) boolean(name string, def bool) (bool, error) {
+	v, ok := l.get(name)
+	if !ok {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return def, fmt.Errorf("label %s%s=%q: want true or false", l.prefix, name, v)
+	}
+	return b, nil
+}
+
+// route reads the route labels under sub ("" for the service level,
+// "routes.<name>." for a named route), each unset one taking its value from
+// def. With hosts and no path of its own, a route claims the whole host
+// unless def's path was set by a label.
+func (l labelReader) route(sub string, def routeConfig) (routeConfig, error) {
+	r := def
+	if v, ok := l.get(sub + labelHost); ok {
+		hosts, err := parseHosts(v)
+		if err != nil {
+			return r, fmt.Errorf("label %s%s%s=%q: %w", l.prefix, sub, labelHost, v, err)
+		}
+		r.Hosts = hosts
+	}
+	pathLabel, hasPath := l.get(sub + labelPath)
+	if !hasPath && sub != "" {
+		pathLabel, hasPath = l.get(labelPath)
+	}
+	switch {
+	case hasPath:
+		p, err := normalizePrefix(pathLabel)
+		if err != nil {
+			return r, fmt.Errorf("label %s%s=%q: %w", l.prefix, firstSet(l, sub, labelPath), pathLabel, err)
+		}
+		r.Prefix = p
+	case len(r.Hosts) > 0:
+		r.Prefix = "/"
+	}
+	if v, ok := l.get(sub + labelPort); ok {
+		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+		if err != nil || port == 0 {
+			return r, fmt.Errorf("label %s%s%s=%q: want a port number from 1 to 65535", l.prefix, sub, labelPort, v)
+		}
+		r.Port = uint16(port)
+	}
+	strip, err := l.boolean(sub+labelStrip, r.Strip)
+	if err != nil {
+		return r, err
+	}
+	r.Strip = strip
+	return r, nil
+}
+
+// firstSet names the label a route's value came from: its own, else the
+// service-level one.
+func firstSet(l labelReader, sub, name string) string {
+	if _, ok := l.get(sub + name); ok {
+		return sub + name
+	}
+	return name
+}
+
+// routeNames returns the names of the routes declared as
+// `<prefix>.routes.<name>.<field>`, sorted.
+func (l labelReader) routeNames() []string {
+	seen := map[string]bool{}
+	for k := range l.labels {
+		rest, ok := strings.CutPrefix(k, l.prefix+labelRoutes+".")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndexByte(rest, '.'); i > 0 {
+			seen[rest[:i]] = true
+		} else {
+			seen[rest] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// unknownFields reports a label of route rn that is not a route field.
+func (l labelReader) unknownFields(rn string) error {
+	p := l.prefix + labelRoutes + "." + rn + "."
+	for k := range l.labels {
+		if f, ok := strings.CutPrefix(k, p); ok && !slices.Contains(routeFields, f) {
+			return fmt.Errorf("label %s: unknown route field %q (want one of %s)", k, f, strings.Join(routeFields, ", "))
+		}
+	}
+	return nil
+}
+
+// validRouteName reports whether a route name reads well in a label.
+func validRouteName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseLBMode validates a load-balancing mode.

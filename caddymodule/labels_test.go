@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,25 +18,25 @@ func TestParseLabels(t *testing.T) {
 			name:   "no labels: not exposed",
 			labels: map[string]string{},
 			svc:    "web",
-			want:   serviceConfig{Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{LB: lbTasks},
 		},
 		{
 			name:   "enable false: not exposed",
 			labels: map[string]string{"faas.enable": "false", "faas.port": "nope"},
 			svc:    "web",
-			want:   serviceConfig{Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{LB: lbTasks},
 		},
 		{
 			name:   "defaults: prefix is the name without the stack namespace",
 			labels: map[string]string{"faas.enable": "true", stackNamespaceLabel: "faas"},
 			svc:    "faas_multiply",
-			want:   serviceConfig{Enabled: true, Prefix: "/multiply", Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: "/multiply", Port: 80, Strip: true}}},
 		},
 		{
 			name:   "no namespace: prefix is the whole name",
 			labels: map[string]string{"faas.enable": "TRUE"},
 			svc:    "faas_multiply",
-			want:   serviceConfig{Enabled: true, Prefix: "/faas_multiply", Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: "/faas_multiply", Port: 80, Strip: true}}},
 		},
 		{
 			name: "every label",
@@ -44,19 +45,19 @@ func TestParseLabels(t *testing.T) {
 				"faas.strip_prefix": "false", "faas.network": "backend", "faas.lb": "VIP",
 			},
 			svc:  "x",
-			want: serviceConfig{Enabled: true, Prefix: "/api/v2", Port: 8080, Network: "backend", LB: lbVIP},
+			want: serviceConfig{Enabled: true, Network: "backend", LB: lbVIP, Routes: []routeConfig{{Prefix: "/api/v2", Port: 8080}}},
 		},
 		{
 			name:   "path normalised: space and trailing slashes",
 			labels: map[string]string{"faas.enable": "true", "faas.path": "  /multiply//  "},
 			svc:    "x",
-			want:   serviceConfig{Enabled: true, Prefix: "/multiply", Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: "/multiply", Port: 80, Strip: true}}},
 		},
 		{
 			name:   "path dot segments resolved",
 			labels: map[string]string{"faas.enable": "true", "faas.path": "/a/./b/../c"},
 			svc:    "x",
-			want:   serviceConfig{Enabled: true, Prefix: "/a/c", Port: 80, Strip: true, LB: lbTasks},
+			want:   serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: "/a/c", Port: 80, Strip: true}}},
 		},
 		{name: "bad enable", labels: map[string]string{"faas.enable": "yes please"}, svc: "x", wantErr: "faas.enable"},
 		{name: "port not a number", labels: map[string]string{"faas.enable": "true", "faas.port": "http"}, svc: "x", wantErr: `label faas.port="http"`},
@@ -69,7 +70,7 @@ func TestParseLabels(t *testing.T) {
 		// Issue 9, defect 10: a prefix deep or long enough to slow every request.
 		{name: "path too deep", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 17)}, svc: "x", wantErr: "at most 16 segments, this one has 17"},
 		{name: "path deep at the limit", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 16)}, svc: "x",
-			want: serviceConfig{Enabled: true, Prefix: strings.Repeat("/a", 16), Port: 80, Strip: true, LB: lbTasks}},
+			want: serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: strings.Repeat("/a", 16), Port: 80, Strip: true}}}},
 		{name: "path too long", labels: map[string]string{"faas.enable": "true", "faas.path": "/" + strings.Repeat("a", 300)}, svc: "x", wantErr: "at most 256 characters"},
 		{name: "path of 10000 segments", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 10000)}, svc: "x", wantErr: "faas.path"},
 		{name: "bad strip", labels: map[string]string{"faas.enable": "true", "faas.strip_prefix": "maybe"}, svc: "x", wantErr: "faas.strip_prefix"},
@@ -88,7 +89,7 @@ func TestParseLabels(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -98,7 +99,7 @@ func TestParseLabels(t *testing.T) {
 func TestParseLabelsCustomPrefix(t *testing.T) {
 	labels := map[string]string{"faas.enable": "true", "gw.enable": "true", "gw.path": "/other"}
 	got, err := parseLabels(labels, "gw", "svc", lbTasks)
-	if err != nil || !got.Enabled || got.Prefix != "/other" {
+	if err != nil || !got.Enabled || got.Routes[0].Prefix != "/other" {
 		t.Fatalf("got %+v, %v: want the gw.* labels to be read", got, err)
 	}
 }
@@ -114,16 +115,20 @@ func FuzzParseLabels(f *testing.F) {
 		}
 		// An accepted prefix is canonical: cleaning it again changes nothing,
 		// it starts with a slash and never ends with one (but "/").
-		if p := cfg.Prefix; cleanPath(p) != p || !strings.HasPrefix(p, "/") || (p != "/" && strings.HasSuffix(p, "/")) {
+		if len(cfg.Routes) != 1 {
+			t.Fatalf("%d routes from service-level labels", len(cfg.Routes))
+		}
+		rc := cfg.Routes[0]
+		if p := rc.Prefix; cleanPath(p) != p || !strings.HasPrefix(p, "/") || (p != "/" && strings.HasSuffix(p, "/")) {
 			t.Fatalf("prefix %q from %q is not canonical", p, pathLabel)
 		}
-		for i := 0; i < len(cfg.Prefix); i++ {
-			if !isPathChar(cfg.Prefix[i]) {
-				t.Fatalf("prefix %q has disallowed byte %q", cfg.Prefix, cfg.Prefix[i])
+		for i := 0; i < len(rc.Prefix); i++ {
+			if !isPathChar(rc.Prefix[i]) {
+				t.Fatalf("prefix %q has disallowed byte %q", rc.Prefix, rc.Prefix[i])
 			}
 		}
-		if cfg.Port < 1 || cfg.Port > 65535 {
-			t.Fatalf("port %d accepted from %q", cfg.Port, port)
+		if rc.Port < 1 {
+			t.Fatalf("port %d accepted from %q", rc.Port, port)
 		}
 	})
 }

@@ -8,56 +8,163 @@ import (
 	"strings"
 )
 
-// route is one service's claim on a path prefix, with the addresses of the
-// replicas that serve it. Routes are immutable once built.
+// route is one claim of a service on a host and path prefix, with the
+// addresses of the replicas that serve it. Routes are immutable once built.
 type route struct {
+	// Host is the host the route claims: a name (`app.example.com`), a
+	// wildcard one label deep (`*.example.com`), or "" for any host.
+	Host    string
 	Prefix  string
 	Service string // service name
+	Name    string // the route's name within its service, "" for the service-level route
 	Strip   bool
 	// Upstreams are dial addresses (host:port), sorted, one per running task
 	// (or the service's virtual IP in vip mode).
 	Upstreams []string
 }
 
-// routeTable maps path prefixes to routes. It is immutable: the watcher
-// builds a new one on every change and swaps it in whole.
-type routeTable struct {
+// pathTable maps the path prefixes claimed on one host to their routes.
+type pathTable struct {
 	byPrefix map[string]*route
 	// depth is the most segments any prefix has: a path's segments past
 	// it cannot be part of a match, so lookups start there.
 	depth int
 }
 
+// routeTable holds every route, by host then by prefix. It is immutable:
+// the watcher builds a new one on every change and swaps it in whole.
+//
+// A request is matched against the routes of its exact host, then those
+// of the wildcard one label above it, then the host-less routes; within
+// each, the longest prefix covering the path on whole segments wins. The
+// first of the three that has a match answers.
+type routeTable struct {
+	exact    map[string]*pathTable // by host name
+	wildcard map[string]*pathTable // by the domain below the `*.`
+	anyHost  pathTable
+	// hosts is true when any route claims a host: until then, requests
+	// skip reading their Host header.
+	hosts bool
+}
+
 // emptyTable is what the gateway routes with before the first listing.
 var emptyTable = newRouteTable()
 
 func newRouteTable() *routeTable {
-	return &routeTable{byPrefix: make(map[string]*route)}
+	return &routeTable{
+		exact:    make(map[string]*pathTable),
+		wildcard: make(map[string]*pathTable),
+		anyHost:  pathTable{byPrefix: make(map[string]*route)},
+	}
 }
 
-// add puts r in the table unless its prefix is taken, and reports whether
-// it did. Only the builder calls it, before the table is published.
+// add puts r in the table unless its host and prefix are taken, and
+// reports whether it did. Only the builder calls it, before the table is
+// published.
 func (t *routeTable) add(r *route) bool {
-	if _, taken := t.byPrefix[r.Prefix]; taken {
+	pt := t.hostTable(r.Host)
+	if pt == nil {
+		pt = &pathTable{byPrefix: make(map[string]*route)}
+		if d, ok := strings.CutPrefix(r.Host, "*."); ok {
+			t.wildcard[d] = pt
+		} else {
+			t.exact[r.Host] = pt
+		}
+		t.hosts = true
+	}
+	if _, taken := pt.byPrefix[r.Prefix]; taken {
 		return false
 	}
-	t.byPrefix[r.Prefix] = r
-	t.depth = max(t.depth, segments(r.Prefix))
+	pt.byPrefix[r.Prefix] = r
+	pt.depth = max(pt.depth, segments(r.Prefix))
 	return true
 }
 
-// lookup returns the route that claims exactly prefix, or nil: how a retry
-// finds the current replicas of the route its request was given.
-func (t *routeTable) lookup(prefix string) *route { return t.byPrefix[prefix] }
+// hostTable returns the routes claimed on a host as a route names it
+// ("", a name, or a wildcard), or nil.
+func (t *routeTable) hostTable(host string) *pathTable {
+	switch d, wild := strings.CutPrefix(host, "*."); {
+	case host == "":
+		return &t.anyHost
+	case wild:
+		return t.wildcard[d]
+	default:
+		return t.exact[host]
+	}
+}
+
+// lookup returns the route that claims exactly host and prefix (as a
+// route names them), or nil: how a retry finds the current replicas of the
+// route its request was given.
+func (t *routeTable) lookup(host, prefix string) *route {
+	if pt := t.hostTable(host); pt != nil {
+		return pt.byPrefix[prefix]
+	}
+	return nil
+}
+
+// each calls f for every route.
+func (t *routeTable) each(f func(*route)) {
+	for _, r := range t.anyHost.byPrefix {
+		f(r)
+	}
+	for _, m := range []map[string]*pathTable{t.exact, t.wildcard} {
+		for _, pt := range m {
+			for _, r := range pt.byPrefix {
+				f(r)
+			}
+		}
+	}
+}
+
+// match returns the route for a request to rawHost (its Host header, with
+// or without a port) and p, a cleaned path without a trailing slash (see
+// cleanPath), or nil. It costs a few map lookups per segment of the
+// deepest prefix, whatever the number of routes, and does not allocate.
+func (t *routeTable) match(rawHost, p string) *route {
+	if t.hosts {
+		var buf [maxHostLen]byte
+		if h := normalizeHost(buf[:0], rawHost); len(h) > 0 {
+			if pt := t.exact[string(h)]; pt != nil {
+				if r := pt.match(p); r != nil {
+					return r
+				}
+			}
+			if i := indexByte(h, '.'); i > 0 {
+				if pt := t.wildcard[string(h[i+1:])]; pt != nil {
+					if r := pt.match(p); r != nil {
+						return r
+					}
+				}
+			}
+		}
+	}
+	return t.anyHost.match(p)
+}
+
+// hostClaimed reports whether a route claims the host name, exactly or by
+// a wildcard one label above it. name is compared as match compares a
+// request's Host: without case, port or trailing dot.
+func (t *routeTable) hostClaimed(name string) bool {
+	var buf [maxHostLen]byte
+	h := normalizeHost(buf[:0], name)
+	if len(h) == 0 {
+		return false
+	}
+	if t.exact[string(h)] != nil {
+		return true
+	}
+	i := indexByte(h, '.')
+	return i > 0 && t.wildcard[string(h[i+1:])] != nil
+}
 
 // match returns the route with the longest prefix that covers p on whole
-// segments, or nil. p must be a cleaned path without a trailing slash
-// (see cleanPath). It costs at most one map lookup per segment of the
-// deepest prefix, whatever the number of routes, and does not allocate.
-func (t *routeTable) match(p string) *route {
-	p = firstSegments(p, t.depth)
+// segments, or nil: at most one map lookup per segment of the deepest
+// prefix.
+func (pt *pathTable) match(p string) *route {
+	p = firstSegments(p, pt.depth)
 	for {
-		if r, ok := t.byPrefix[p]; ok {
+		if r, ok := pt.byPrefix[p]; ok {
 			return r
 		}
 		if p == "/" || p == "" {
@@ -70,6 +177,43 @@ func (t *routeTable) match(p string) *route {
 			p = p[:i]
 		}
 	}
+}
+
+// maxHostLen is the longest host name DNS allows.
+const maxHostLen = 253
+
+// normalizeHost appends to dst the host name of a Host header or TLS
+// server name: lower-case, without its port or trailing dot. It returns
+// dst unchanged (empty) for an empty name, an IPv6 literal, or one longer
+// than a host name can be: such requests match only host-less routes.
+func normalizeHost(dst []byte, raw string) []byte {
+	if raw == "" || raw[0] == '[' {
+		return dst
+	}
+	if i := strings.LastIndexByte(raw, ':'); i >= 0 {
+		raw = raw[:i]
+	}
+	raw = strings.TrimSuffix(raw, ".")
+	if raw == "" || len(raw) > maxHostLen {
+		return dst
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func indexByte(b []byte, c byte) int {
+	for i := range b {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // firstSegments cuts p after its first n segments ("/a/b/c", 2: "/a/b").

@@ -6,10 +6,9 @@ import (
 )
 
 func tableOf(prefixes ...string) *routeTable {
-	t := &routeTable{byPrefix: map[string]*route{}}
+	t := newRouteTable()
 	for _, p := range prefixes {
-		t.byPrefix[p] = &route{Prefix: p, Service: "svc" + p}
-		t.depth = max(t.depth, segments(p))
+		t.add(&route{Prefix: p, Service: "svc" + p})
 	}
 	return t
 }
@@ -43,7 +42,7 @@ func TestRouteTableMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			got := ""
-			if r := table.match(matchKey(cleanPath(tt.path))); r != nil {
+			if r := table.match("", matchKey(cleanPath(tt.path))); r != nil {
 				got = r.Prefix
 			}
 			if got != tt.want {
@@ -56,7 +55,7 @@ func TestRouteTableMatch(t *testing.T) {
 func TestRootPrefixIsCatchAll(t *testing.T) {
 	table := tableOf("/", "/multiply")
 	for path, want := range map[string]string{"/": "/", "/anything/else": "/", "/multiply/add": "/multiply"} {
-		if r := table.match(matchKey(cleanPath(path))); r == nil || r.Prefix != want {
+		if r := table.match("", matchKey(cleanPath(path))); r == nil || r.Prefix != want {
 			t.Errorf("match(%q) = %v, want %q", path, r, want)
 		}
 	}
@@ -89,7 +88,7 @@ func TestCleanPathAndStrip(t *testing.T) {
 func TestMatchDoesNotAllocate(t *testing.T) {
 	table := tableOf("/multiply")
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = table.match(matchKey(cleanPath("/multiply/api/v1/add")))
+		_ = table.match("", matchKey(cleanPath("/multiply/api/v1/add")))
 	})
 	if allocs != 0 {
 		t.Errorf("match allocates %v times per call, want 0", allocs)
@@ -123,7 +122,7 @@ func FuzzMatch(f *testing.F) {
 			}
 		}
 		got := ""
-		if r := table.match(key); r != nil {
+		if r := table.match("", key); r != nil {
 			got = r.Prefix
 		}
 		if got != want {
@@ -136,4 +135,11 @@ func FuzzMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// routeCount is the number of routes in t.
+func routeCount(t *routeTable) int {
+	n := 0
+	t.each(func(*route) { n++ })
+	return n
 }

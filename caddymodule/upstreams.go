@@ -90,9 +90,9 @@ func (su *SwarmUpstreams) currentRoute(r *http.Request) *route {
 	t := su.watcher.table()
 	chosen := routeFromRequest(r)
 	if chosen == nil {
-		return t.match(matchKey(cleanPath(r.URL.Path)))
+		return t.match(r.Host, matchKey(cleanPath(r.URL.Path)))
 	}
-	if rt := t.lookup(chosen.Prefix); rt != nil && rt.Service == chosen.Service {
+	if rt := t.lookup(chosen.Host, chosen.Prefix); rt != nil && rt.Service == chosen.Service {
 		return rt
 	}
 	return nil

@@ -70,7 +70,7 @@ func waitUpstreams(t *testing.T, w *watcher, within time.Duration, want ...strin
 	start := time.Now()
 	for {
 		var got []string
-		if r := w.table().match("/s"); r != nil {
+		if r := w.table().match("", "/s"); r != nil {
 			got = r.Upstreams
 		}
 		if slices.Equal(got, want) && (got != nil || len(want) == 0) {
@@ -184,7 +184,7 @@ func TestWatcherSurvivesDockerOutage(t *testing.T) {
 
 	fe.setDown(true)
 	time.Sleep(2 * time.Second) // several retries
-	if r := w.table().match("/s"); r == nil || len(r.Upstreams) != 1 {
+	if r := w.table().match("", "/s"); r == nil || len(r.Upstreams) != 1 {
 		t.Fatalf("during the outage the route is %v, want the last known one", r)
 	}
 	if n := logs.FilterMessage("docker api unreachable; serving the last known routes and retrying").Len(); n != 1 {
@@ -233,7 +233,7 @@ func TestResyncCostsConstantCalls(t *testing.T) {
 	if want := []string{"HEAD /_ping", "GET /services", "GET /tasks", "GET /networks"}; !slices.Equal(calls, want) {
 		t.Errorf("one resync of 200 services made calls %v, want %v", calls, want)
 	}
-	if n := len(w.table().byPrefix); n != 200 {
+	if n := routeCount(w.table()); n != 200 {
 		t.Errorf("routes = %d, want 200", n)
 	}
 }
