@@ -15,12 +15,18 @@ GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 export STACK GATEWAY_IMAGE MULTIPLY_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
+.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
 	docker stack deploy --resolve-image never -c stack.yml $(STACK)
 	STACK=$(STACK) scripts/wait-url.sh '$(URL)'
+
+## up-https: the HTTPS stack (https/stack.yml) on ports 80 and 443, multiply on SITE_HOST (its DNS must point here)
+up-https: images swarm
+	@if [[ -z "$${SITE_HOST:-}" ]]; then echo "up-https: set SITE_HOST, the host name to serve multiply on: make up-https SITE_HOST=api.example.com" >&2; exit 1; fi
+	docker stack deploy --resolve-image never -c https/stack.yml $(STACK)
+	@echo "deployed: https://$${SITE_HOST}/multiply/api/v1/add?x=10&y=25 (the certificate is obtained on the first request)"
 
 ## up-cluster: the many-node stack (stack.cluster.yml): gateways on every node, Docker API through mutual-TLS docker-api
 up-cluster: images swarm certs

@@ -34,6 +34,7 @@ FROM ${RUNTIME_IMAGE}
 COPY --from=builder /caddy /usr/bin/caddy
 COPY Caddyfile /etc/caddy/Caddyfile
 COPY docker-api/Caddyfile /etc/caddy/docker-api.Caddyfile
+COPY https/Caddyfile /etc/caddy/https.Caddyfile
 ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data
 EXPOSE 8081
 WORKDIR /srv

@@ -30,6 +30,10 @@ const (
 	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
 	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
 	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
+
+	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
+	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)
+	acmePort      = 18444 // its certificate authority (testdata/https.yml's ACME_PORT)
 )
 
 var (
