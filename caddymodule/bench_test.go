@@ -79,3 +79,32 @@ func BenchmarkBuildTable(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHostLookup is the per-request lookup with host routes: 10,000
+// routes spread over 1,000 hosts (10 prefixes each), plus host-less ones,
+// against the path-only lookup of BenchmarkLookup at 10,000 routes.
+func BenchmarkHostLookup(b *testing.B) {
+	table := newRouteTable()
+	for h := range 1000 {
+		for p := range 10 {
+			table.add(&route{Host: fmt.Sprintf("host%04d.example.com", h), Prefix: fmt.Sprintf("/p%d", p), Service: "s"})
+		}
+	}
+	table.add(&route{Host: "*.apps.example.com", Prefix: "/", Service: "w"})
+	table.add(&route{Prefix: "/multiply", Service: "m"})
+	for _, bc := range []struct{ name, host, path string }{
+		{"exact", "host0500.example.com", "/p5/api/v1/add"},
+		{"exact, upper case and port", "HOST0500.example.com:443", "/p5/api/v1/add"},
+		{"wildcard", "a.apps.example.com", "/api/v1/add"},
+		{"host-less fallback", "127.0.0.1:8081", "/multiply/api/v1/add"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if table.match(bc.host, matchKey(cleanPath(bc.path))) == nil {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}

@@ -142,6 +142,45 @@ func TestBuildTable(t *testing.T) {
 			want:     map[string][]string{"/s": {"10.0.2.9:8080"}},
 		},
 		{
+			name: "hosts: the oldest claim on a host and prefix wins, other prefixes coexist",
+			services: []swarm.Service{
+				swarmService("a", enabled("faas.host", "x.test"), serviceCreated(0)),
+				swarmService("b", enabled("faas.host", "x.test", "faas.path", "/b"), serviceCreated(1)),
+				swarmService("c", enabled("faas.host", "X.test."), serviceCreated(2)),
+				swarmService("d", enabled("faas.path", "/"), serviceCreated(3)),
+			},
+			tasks: []swarm.Task{swarmTask("a", "10.0.1.1"), swarmTask("b", "10.0.1.2"), swarmTask("c", "10.0.1.3"), swarmTask("d", "10.0.1.4")},
+			local: gateway[:1],
+			want: map[string][]string{
+				"x.test/": {"10.0.1.1:8080"}, "x.test/b": {"10.0.1.2:8080"}, "/": {"10.0.1.4:8080"},
+			},
+			wantProblems: map[string]string{"c": "service not routed: prefix / on host x.test is already claimed by older service a"},
+		},
+		{
+			name: "named routes: each with its own host, path and port; a bad one alone is not routed",
+			services: []swarm.Service{swarmService("s",
+				enabled("faas.routes.api.path", "/api", "faas.routes.admin.host", "admin.test", "faas.routes.admin.port", "9000",
+					"faas.routes.bad.host", "a_b.test"),
+			)},
+			tasks: []swarm.Task{swarmTask("s", "10.0.1.5")},
+			local: gateway[:1],
+			want: map[string][]string{
+				"/api": {"10.0.1.5:8080"}, "admin.test/": {"10.0.1.5:9000"},
+			},
+			wantProblems: map[string]string{"s/bad": `route bad not routed: label faas.routes.bad.host="a_b.test"`},
+		},
+		{
+			name: "named routes of two services conflict by name",
+			services: []swarm.Service{
+				swarmService("old", enabled("faas.routes.web.host", "w.test"), serviceCreated(0)),
+				swarmService("new", enabled("faas.routes.site.host", "w.test"), serviceCreated(1)),
+			},
+			tasks:        []swarm.Task{swarmTask("old", "10.0.1.6"), swarmTask("new", "10.0.1.7")},
+			local:        gateway[:1],
+			want:         map[string][]string{"w.test/": {"10.0.1.6:8080"}},
+			wantProblems: map[string]string{"new/site": "route site not routed: prefix / on host w.test is already claimed by route web of older service old"},
+		},
+		{
 			name:         "ingress only",
 			services:     []swarm.Service{swarmService("s", enabled(), serviceNetworks("ingress"), serviceReplicas(0))},
 			local:        gateway[:1],

@@ -44,7 +44,7 @@ func parseHost(raw string) (string, error) {
 	if len(h) > maxHostLen {
 		return "", fmt.Errorf("host %q: longer than %d characters", raw, maxHostLen)
 	}
-	name, wild := strings.CutPrefix(h, "*.")
+	name, _ := strings.CutPrefix(h, "*.")
 	labels := strings.Split(name, ".")
 	for _, l := range labels {
 		if err := checkHostLabel(l); err != nil {
@@ -53,9 +53,6 @@ func parseHost(raw string) (string, error) {
 	}
 	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
 		return "", fmt.Errorf("host %q: an IP address or a numeric top-level label; claim a name", h)
-	}
-	if wild && name == "" {
-		return "", fmt.Errorf("host %q: a wildcard needs a domain after `*.`", h)
 	}
 	return h, nil
 }

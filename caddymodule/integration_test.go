@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,13 +86,14 @@ func freePort(t *testing.T) int {
 //	multiply (3 replicas, stripped) on /multiply
 //	echo (1 replica, not stripped) on /echo/v1
 //	hidden (no opt-in label)
+//	site (1 replica) on the whole host site.test
 type gatewayFixture struct {
 	fe   *fakeEngine
 	base string // http://127.0.0.1:port
 }
 
 func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
-	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.30")
+	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.30", "127.0.0.31")
 	fe := newFakeEngine(t)
 	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
 	p := fmt.Sprint(port)
@@ -99,11 +101,12 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 		swarmService("test_multiply", enabled("faas.port", p), serviceLabels(stackNamespaceLabel, "test"), serviceReplicas(3)),
 		swarmService("echo", enabled("faas.port", p, "faas.path", "/echo/v1", "faas.strip_prefix", "false")),
 		swarmService("hidden", serviceLabels("faas.port", p)),
+		swarmService("site", enabled("faas.port", p, "faas.host", "site.test")),
 	}
 	for _, a := range []string{"127.0.0.10", "127.0.0.11", "127.0.0.12"} {
 		fe.tasks = append(fe.tasks, swarmTask("test_multiply", a))
 	}
-	fe.tasks = append(fe.tasks, swarmTask("echo", "127.0.0.20"), swarmTask("hidden", "127.0.0.30"))
+	fe.tasks = append(fe.tasks, swarmTask("echo", "127.0.0.20"), swarmTask("hidden", "127.0.0.30"), swarmTask("site", "127.0.0.31"))
 
 	listen := freePort(t)
 	var cfg []byte
@@ -221,6 +224,16 @@ func TestGatewayRouting(t *testing.T) {
 				{name: "encoded slash forwarded as matched, not stripped", path: "/echo%2Fv1/x", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x", wantURI: "/echo/v1/x"},
 				{name: "encoded letters forwarded decoded", path: "/echo/v1/%78", wantCode: 200, wantID: "127.0.0.20", wantPath: "/echo/v1/x", wantURI: "/echo/v1/x"},
 				{name: "encoded slash forwarded as matched, stripped", path: "/multiply/a%2Fb", wantCode: 200, wantPath: "/a/b", wantPrefix: "/multiply", wantURI: "/a/b"},
+				// Issue 10: Host header tricks.
+				{name: "claimed host", path: "/x", header: []string{"Host", "site.test"}, wantCode: 200, wantID: "127.0.0.31", wantPath: "/x", wantPrefix: "/"},
+				{name: "claimed host, other case and a port", path: "/x", header: []string{"Host", "SITE.Test:8443"}, wantCode: 200, wantID: "127.0.0.31", wantPath: "/x", wantPrefix: "/"},
+				{name: "claimed host with a trailing dot", path: "/x", header: []string{"Host", "site.test."}, wantCode: 200, wantID: "127.0.0.31", wantPath: "/x", wantPrefix: "/"},
+				{name: "a claimed host's routes before host-less ones", path: "/multiply/x", header: []string{"Host", "site.test"}, wantCode: 200, wantID: "127.0.0.31", wantPath: "/multiply/x", wantPrefix: "/"},
+				{name: "X-Forwarded-Host does not choose the host", path: "/x", header: []string{"X-Forwarded-Host", "site.test"}, wantCode: 404},
+				{name: "an unclaimed host never reaches a host route", path: "/x", header: []string{"Host", "other.test"}, wantCode: 404},
+				{name: "a look-alike host is another host", path: "/x", header: []string{"Host", "site.test.evil.test"}, wantCode: 404},
+				{name: "a subdomain is another host", path: "/x", header: []string{"Host", "a.site.test"}, wantCode: 404},
+				{name: "an IP host gets host-less routes only", path: "/x", header: []string{"Host", "127.0.0.1"}, wantCode: 404},
 				{name: "headers cannot reach a hidden service", path: "/nothing", header: []string{"Host", "hidden", "X-Original-URL", "/hidden"}, wantCode: 404},
 			}
 			for _, tt := range tests {
@@ -250,6 +263,21 @@ func TestGatewayRouting(t *testing.T) {
 					}
 				})
 			}
+
+			t.Run("no Host header: host-less routes only", func(t *testing.T) {
+				for path, want := range map[string]string{"/multiply/x": "200", "/x": "404"} {
+					conn, err := net.Dial("tcp", strings.TrimPrefix(gf.base, "http://"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					fmt.Fprintf(conn, "GET %s HTTP/1.0\r\n\r\n", path)
+					status, _ := bufio.NewReader(conn).ReadString('\n')
+					conn.Close()
+					if !strings.Contains(status, " "+want+" ") {
+						t.Errorf("HTTP/1.0 GET %s without Host: %q, want %s", path, status, want)
+					}
+				}
+			})
 
 			t.Run("every replica answers", func(t *testing.T) {
 				seen := map[string]int{}

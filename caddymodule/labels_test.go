@@ -132,3 +132,85 @@ func FuzzParseLabels(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRoutes(t *testing.T) {
+	on := func(kv ...string) map[string]string {
+		m := map[string]string{"faas.enable": "true"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name         string
+		labels       map[string]string
+		want         []routeConfig
+		wantDisabled map[string]string // route -> error substring
+		wantErr      string
+	}{
+		{name: "host alone claims the whole host", labels: on("faas.host", "API.example.com"),
+			want: []routeConfig{{Hosts: []string{"api.example.com"}, Prefix: "/", Port: 80, Strip: true}}},
+		{name: "host and path", labels: on("faas.host", "api.example.com", "faas.path", "/v1"),
+			want: []routeConfig{{Hosts: []string{"api.example.com"}, Prefix: "/v1", Port: 80, Strip: true}}},
+		{name: "several hosts, sorted, repeats dropped", labels: on("faas.host", "b.test, *.a.test,b.test"),
+			want: []routeConfig{{Hosts: []string{"*.a.test", "b.test"}, Prefix: "/", Port: 80, Strip: true}}},
+		{name: "malformed service host disables the service", labels: on("faas.host", "my_app.test"), wantErr: `label faas.host="my_app.test"`},
+		{
+			name: "named routes, as in the README",
+			labels: on("faas.port", "8080",
+				"faas.routes.api.path", "/api",
+				"faas.routes.admin.host", "admin.example.com", "faas.routes.admin.port", "9000"),
+			want: []routeConfig{
+				{Name: "admin", Hosts: []string{"admin.example.com"}, Prefix: "/", Port: 9000, Strip: true},
+				{Name: "api", Prefix: "/api", Port: 8080, Strip: true},
+			},
+		},
+		{
+			name:   "named routes take the service's host and path",
+			labels: on("faas.host", "x.test", "faas.path", "/p", "faas.routes.a.strip_prefix", "false", "faas.routes.b.host", "y.test"),
+			want: []routeConfig{
+				{Name: "a", Hosts: []string{"x.test"}, Prefix: "/p", Port: 80, Strip: false},
+				{Name: "b", Hosts: []string{"y.test"}, Prefix: "/p", Port: 80, Strip: true},
+			},
+		},
+		{
+			name:   "a named route without host or path: the service name",
+			labels: on("faas.routes.a.port", "81"),
+			want:   []routeConfig{{Name: "a", Prefix: "/svc", Port: 81, Strip: true}},
+		},
+		{
+			name: "a malformed route disables that route only",
+			labels: on("faas.routes.good.path", "/good",
+				"faas.routes.bad.host", "https://x.test",
+				"faas.routes.typo.hots", "x.test",
+				"faas.routes.Caps.path", "/c"),
+			want:         []routeConfig{{Name: "good", Prefix: "/good", Port: 80, Strip: true}},
+			wantDisabled: map[string]string{"bad": "no scheme", "typo": `unknown route field "hots"`, "Caps": "route name"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseLabels(tt.labels, "faas", "svc", lbTasks)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Routes, tt.want) {
+				t.Errorf("routes = %+v, want %+v", got.Routes, tt.want)
+			}
+			if len(got.Disabled) != len(tt.wantDisabled) {
+				t.Errorf("disabled = %v, want %v", got.Disabled, tt.wantDisabled)
+			}
+			for _, d := range got.Disabled {
+				if want, ok := tt.wantDisabled[d.Route]; !ok || !strings.Contains(d.Err.Error(), want) {
+					t.Errorf("route %s disabled with %v, want an error containing %q", d.Route, d.Err, want)
+				}
+			}
+		})
+	}
+}

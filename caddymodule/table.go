@@ -123,39 +123,64 @@ func (t *routeTable) each(f func(*route)) {
 // deepest prefix, whatever the number of routes, and does not allocate.
 func (t *routeTable) match(rawHost, p string) *route {
 	if t.hosts {
-		var buf [maxHostLen]byte
-		if h := normalizeHost(buf[:0], rawHost); len(h) > 0 {
-			if pt := t.exact[string(h)]; pt != nil {
-				if r := pt.match(p); r != nil {
-					return r
-				}
+		if h, ok := hostName(rawHost); ok {
+			var r *route
+			if isLower(h) {
+				r = matchHost(t, h, p)
+			} else {
+				var buf [maxHostLen]byte
+				r = matchHost(t, appendLower(buf[:0], h), p)
 			}
-			if i := indexByte(h, '.'); i > 0 {
-				if pt := t.wildcard[string(h[i+1:])]; pt != nil {
-					if r := pt.match(p); r != nil {
-						return r
-					}
-				}
+			if r != nil {
+				return r
 			}
 		}
 	}
 	return t.anyHost.match(p)
 }
 
+// matchHost matches p against the routes of host h (lower-case), exact
+// then wildcard. It takes h as a string or bytes, so that lower-casing
+// needs no allocation.
+func matchHost[H string | []byte](t *routeTable, h H, p string) *route {
+	if pt := t.exact[string(h)]; pt != nil {
+		if r := pt.match(p); r != nil {
+			return r
+		}
+	}
+	if d, ok := parentDomain(h); ok {
+		if pt := t.wildcard[string(d)]; pt != nil {
+			return pt.match(p)
+		}
+	}
+	return nil
+}
+
 // hostClaimed reports whether a route claims the host name, exactly or by
 // a wildcard one label above it. name is compared as match compares a
 // request's Host: without case, port or trailing dot.
 func (t *routeTable) hostClaimed(name string) bool {
-	var buf [maxHostLen]byte
-	h := normalizeHost(buf[:0], name)
-	if len(h) == 0 {
+	h, ok := hostName(name)
+	if !ok {
 		return false
 	}
-	if t.exact[string(h)] != nil {
+	var buf [maxHostLen]byte
+	lower := appendLower(buf[:0], h)
+	if t.exact[string(lower)] != nil {
 		return true
 	}
-	i := indexByte(h, '.')
-	return i > 0 && t.wildcard[string(h[i+1:])] != nil
+	d, ok := parentDomain(lower)
+	return ok && t.wildcard[string(d)] != nil
+}
+
+// parentDomain returns the domain one label above h ("b.c" for "a.b.c").
+func parentDomain[H string | []byte](h H) (H, bool) {
+	for i := 0; i < len(h); i++ {
+		if h[i] == '.' {
+			return h[i+1:], i > 0
+		}
+	}
+	return h, false
 }
 
 // match returns the route with the longest prefix that covers p on whole
@@ -182,38 +207,53 @@ func (pt *pathTable) match(p string) *route {
 // maxHostLen is the longest host name DNS allows.
 const maxHostLen = 253
 
-// normalizeHost appends to dst the host name of a Host header or TLS
-// server name: lower-case, without its port or trailing dot. It returns
-// dst unchanged (empty) for an empty name, an IPv6 literal, or one longer
-// than a host name can be: such requests match only host-less routes.
-func normalizeHost(dst []byte, raw string) []byte {
-	if raw == "" || raw[0] == '[' {
-		return dst
+// hostName returns the host name of a Host header or TLS server name,
+// without its port or trailing dot, and false for what no route can claim:
+// an empty name, an IP address, or one longer than a host name can be.
+func hostName(raw string) (string, bool) {
+	if raw == "" || raw[0] == '[' { // an IPv6 literal
+		return "", false
 	}
 	if i := strings.LastIndexByte(raw, ':'); i >= 0 {
 		raw = raw[:i]
 	}
 	raw = strings.TrimSuffix(raw, ".")
-	if raw == "" || len(raw) > maxHostLen {
-		return dst
+	if raw == "" || len(raw) > maxHostLen || numericLastLabel(raw) {
+		return "", false
 	}
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
+	return raw, true
+}
+
+// numericLastLabel reports whether h's last label is all digits, as an IPv4
+// address's is and no claimed host's can be.
+func numericLastLabel(h string) bool {
+	for i := len(h) - 1; i >= 0 && h[i] != '.'; i-- {
+		if h[i] < '0' || h[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendLower appends s to dst in lower case (ASCII).
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		dst = append(dst, c)
 	}
 	return dst
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // firstSegments cuts p after its first n segments ("/a/b/c", 2: "/a/b").
