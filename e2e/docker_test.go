@@ -34,6 +34,10 @@ const (
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
 	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)
 	acmePort      = 18444 // its certificate authority (testdata/https.yml's ACME_PORT)
+
+	// scenarioHost is the host route multiply claims in the scenarios
+	// (testdata/scenarios.yml's SCENARIO_HOST), which their load goes through.
+	scenarioHost = "multiply.test"
 )
 
 var (
@@ -156,6 +160,7 @@ func stackEnv() []string {
 		"CERTS_DIR=" + certsDir,
 		fmt.Sprintf("GATEWAY_PORT=%d", gatewayPort),
 		fmt.Sprintf("REFERENCE_PORT=%d", refPort),
+		"SCENARIO_HOST=" + scenarioHost,
 		fmt.Sprintf("SVCNAME_PORT=%d", svcnamePort),
 		fmt.Sprintf("DIRECT_PORT=%d", directPort),
 		fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort),
@@ -177,7 +182,17 @@ func get(path string) (int, string, error) { return getFrom(baseURL, path) }
 
 // getFrom sends one GET to base+path.
 func getFrom(base, path string) (int, string, error) {
-	resp, err := httpClient.Get(base + path)
+	return getHost(base, "", path)
+}
+
+// getHost is getFrom with a Host header ("" for the URL's).
+func getHost(base, host, path string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

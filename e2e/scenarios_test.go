@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,9 @@ type scenarioEnv struct {
 	size  scenarioSize
 	clock *taskClock
 	since time.Time // when the current scenario's load started
+	// labelChanges are the times from a label change to the route it makes
+	// or removes answering.
+	labelChanges []time.Duration
 }
 
 // scale sets multiply's replicas and waits until that many tasks run and
@@ -183,6 +187,14 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 		}},
+		{name: "host route added, then removed by label", start: 3, action: func(e *scenarioEnv) {
+			const host = "extra.test"
+			label := "faas.routes.extra.host"
+			e.labelChange(host, http.StatusOK, "--label-add", label+"="+host)
+			time.Sleep(2 * time.Second)
+			e.labelChange(host, http.StatusNotFound, "--label-rm", label)
+			time.Sleep(2 * time.Second)
+		}},
 		{name: "bad label + duplicate prefix", start: 3, action: func(e *scenarioEnv) {
 			for _, svc := range []struct{ name, labels string }{
 				{stackName + "_badport", "faas.enable=true,faas.port=http"},
@@ -198,7 +210,7 @@ func TestScenarios(t *testing.T) {
 			time.Sleep(10 * time.Second)
 		}, check: func(e *scenarioEnv, gw outcome) {
 			logs := gatewayLogs(e.t, e.since)
-			for svc, want := range map[string]string{stackName + "_badport": `faas.port=\"http\"`, stackName + "_dup": "already claimed by older service " + multiplySv} {
+			for svc, want := range map[string]string{stackName + "_badport": `faas.port=\"http\"`, stackName + "_dup": "older service " + multiplySv} {
 				n := 0
 				for _, line := range strings.Split(logs, "\n") {
 					if strings.Contains(line, `"level":"warn"`) && strings.Contains(line, `"service":"`+svc+`"`) {
@@ -240,9 +252,42 @@ func TestScenarios(t *testing.T) {
 			fmt.Fprintf(&table, "%-36s (failed: see the test log)\n", "")
 		}
 	}
+	if len(e.labelChanges) > 0 {
+		fmt.Fprintf(&table, "a host route added, then removed, by a label change (target ≤ %v): routed live after", targetJoin)
+		for _, d := range e.labelChanges {
+			fmt.Fprintf(&table, " %v", d.Round(time.Millisecond))
+		}
+		table.WriteString("\n")
+	}
 	e.t = t
 	t.Log("\n" + table.String())
 	writeFile(t, "scenarios.txt", table.String())
+}
+
+// labelChange changes multiply's labels (with the docker service update
+// flags given) and measures how long after the update returns a request
+// for host gets want: a route added or removed live, with no reload and no
+// task restarted. It fails above targetJoin.
+func (e *scenarioEnv) labelChange(host string, want int, flags ...string) {
+	e.t.Helper()
+	mustDocker(e.t, append(append([]string{"service", "update", "--detach"}, flags...), multiplySv)...)
+	start := time.Now()
+	for {
+		code, _, err := getHost(baseURL, host, "/multiply/api/v1/add?x=10&y=25")
+		if err == nil && code == want {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			e.t.Fatalf("%s %v: %s still answers %d %v after 10s, want %d", strings.Join(flags, " "), multiplySv, host, code, err, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(start)
+	e.t.Logf("%s: %s answers %d after %v", strings.Join(flags, " "), host, want, took.Round(time.Millisecond))
+	e.labelChanges = append(e.labelChanges, took)
+	if took > targetJoin {
+		e.t.Errorf("label change %s took %v to route, want ≤ %v", strings.Join(flags, " "), took, targetJoin)
+	}
 }
 
 // gatewayLogs returns the gateway's log since the time given.
@@ -287,7 +332,7 @@ func (e *scenarioEnv) underLoad(action func(*scenarioEnv)) (gw, ref outcome) {
 		c := make(chan []loadgen.Record, 1)
 		go func() {
 			c <- loadgen.Run(ctx, loadgen.Config{
-				BaseURL: localURL(target), Prefix: "/multiply", Rate: e.size.rate, Duration: 5 * time.Minute,
+				BaseURL: localURL(target), Host: scenarioHost, Prefix: "/multiply", Rate: e.size.rate, Duration: 5 * time.Minute,
 			})
 		}()
 		return c

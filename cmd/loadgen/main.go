@@ -21,9 +21,10 @@ func main() {
 	var cfg loadgen.Config
 	flag.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8081", "gateway base URL")
 	flag.StringVar(&cfg.Prefix, "prefix", "/multiply", "multiply's path prefix (empty for a replica itself)")
+	flag.StringVar(&cfg.Host, "host", "", "Host header to send (a host route), default the URL's")
 	flag.IntVar(&cfg.Rate, "rate", 200, "requests per second")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send (at most 10m)")
-	flag.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per-request timeout (longer than the gateway's retry window)")
 	flag.Parse()
 	if cfg.Duration > 10*time.Minute || cfg.Rate > 20000 {
 		fmt.Fprintln(os.Stderr, "loadgen: -duration is limited to 10m and -rate to 20000/s")

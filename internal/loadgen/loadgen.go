@@ -22,6 +22,8 @@ type Config struct {
 	// Prefix is multiply's path prefix on the target: /multiply through a
 	// gateway, empty for a replica itself.
 	Prefix string
+	// Host, when set, is sent as the Host header (a gateway's host route).
+	Host string
 	// Rate is the constant request rate, per second. Default: 200
 	Rate int
 	// Duration bounds the run; it also ends when the context is done.
@@ -85,12 +87,15 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, cfg Config) []Record {
 	cfg.defaults()
 	base := strings.TrimRight(cfg.BaseURL, "/") + cfg.Prefix
-	form := http.Header{"Content-Type": []string{"application/x-www-form-urlencoded"}}
 	targets := make([]vegeta.Target, len(checks))
 	for i, c := range checks {
-		targets[i] = vegeta.Target{Method: c.method, URL: base + c.path}
+		targets[i] = vegeta.Target{Method: c.method, URL: base + c.path, Header: http.Header{}}
 		if c.body != "" {
-			targets[i].Body, targets[i].Header = []byte(c.body), form
+			targets[i].Body = []byte(c.body)
+			targets[i].Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cfg.Host != "" {
+			targets[i].Header.Set("Host", cfg.Host)
 		}
 	}
 	atk := vegeta.NewAttacker(vegeta.Timeout(cfg.Timeout), vegeta.KeepAlive(true))
