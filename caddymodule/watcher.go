@@ -47,6 +47,10 @@ type watcher struct {
 	kicks    kickSet
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// synced is closed when the first full listing has been published:
+	// until then the table is empty because nothing is known yet, not
+	// because no service claims anything.
+	synced chan struct{}
 
 	// localAddrs returns the gateway's own addresses; replaced in tests.
 	localAddrs func() []netip.Addr
@@ -66,6 +70,7 @@ func newWatcher(api dockerAPI, d Discovery) *watcher {
 		log:        func() *zap.Logger { return caddy.Log().Named("swarm") },
 		kicks:      newKickSet(),
 		done:       make(chan struct{}),
+		synced:     make(chan struct{}),
 		localAddrs: interfaceAddrs,
 	}
 	w.current.Store(emptyTable)
@@ -82,6 +87,10 @@ func (w *watcher) start() {
 
 // table returns the current route table. It never blocks.
 func (w *watcher) table() *routeTable { return w.current.Load() }
+
+// firstSync returns a channel closed once the first full listing has been
+// published.
+func (w *watcher) firstSync() <-chan struct{} { return w.synced }
 
 // Destruct stops the loop, waits for it to exit and closes the client.
 // It implements caddy.Destructor, called when the last module using this
@@ -180,9 +189,12 @@ func (w *watcher) refresh(ctx context.Context, ls *loopState, full bool, list fu
 	}
 	if full {
 		ls.stream.checkDeaf(st.Services, w.log())
-		ls.synced = true
 	}
 	w.publish(ls, st)
+	if full && !ls.synced {
+		ls.synced = true
+		close(w.synced)
+	}
 }
 
 // publish builds the table from st, swaps it in and logs what changed.

@@ -292,3 +292,27 @@ func TestWatcherSharedAcrossReloadAndStoppedOnCleanup(t *testing.T) {
 	}
 	fe.close()
 }
+
+// TestWatcherFirstSync: firstSync is closed only once a full listing has
+// been published, and stays closed through an outage.
+func TestWatcherFirstSync(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	fe.setDown(true)
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-w.firstSync():
+		t.Fatal("first sync reported while the Docker API is down")
+	default:
+	}
+	fe.setDown(false)
+	select {
+	case <-w.firstSync():
+	case <-time.After(3 * time.Second):
+		t.Fatal("no first sync 3s after the Docker API came back")
+	}
+	if r := w.table().match("", "/s"); r == nil {
+		t.Error("first sync reported before the table was published")
+	}
+}
