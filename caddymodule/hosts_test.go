@@ -44,6 +44,7 @@ func TestMatchOrder(t *testing.T) {
 		{"no Host: host-less routes", "", "/multiply", "/multiply"},
 		{"look-alike suffix is another host", "api.example.com.evil.test", "/v2", "/"},
 		{"prefix of a host name is another host", "xapi.example.com", "/v2", "*.example.com/"},
+		{"a wildcard as Host is no host", "*.example.com", "/v2", "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestHostClaimed(t *testing.T) {
 	table := hostTable("app.test/", "*.apps.test/api", "/multiply")
 	for name, want := range map[string]bool{
 		"app.test": true, "APP.test.": true, "a.apps.test": true,
-		"apps.test": false, "a.b.apps.test": false, "other.test": false, "": false, "127.0.0.1": false,
+		"apps.test": false, "a.b.apps.test": false, "*.apps.test": false, "other.test": false, "": false, "127.0.0.1": false,
 	} {
 		if got := table.hostClaimed(name); got != want {
 			t.Errorf("hostClaimed(%q) = %v, want %v", name, got, want)
@@ -157,7 +158,7 @@ func FuzzParseHost(f *testing.F) {
 func FuzzHostMatch(f *testing.F) {
 	claims := []string{"a.test/", "a.test/x", "*.test/", "*.test/y/z", "b.a.test/x", "*.a.test/w", "/", "/x", "/y"}
 	table := hostTable(claims...)
-	for _, s := range [][2]string{{"a.test", "/x/1"}, {"B.A.TEST.", "/w"}, {"c.test:80", "/y/z/1"}, {"", "/y"}, {"[::1]", "/x"}, {"a.test..", "/"}} {
+	for _, s := range [][2]string{{"a.test", "/x/1"}, {"B.A.TEST.", "/w"}, {"c.test:80", "/y/z/1"}, {"", "/y"}, {"[::1]", "/x"}, {"a.test..", "/"}, {"*.test", "/y/z"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, host, p string) {
@@ -167,8 +168,8 @@ func FuzzHostMatch(f *testing.F) {
 			h = h[:i]
 		}
 		h = strings.TrimSuffix(h, ".")
-		if strings.HasPrefix(h, "[") || len(h) > maxHostLen {
-			h = ""
+		if strings.HasPrefix(h, "[") || len(h) > maxHostLen || strings.Contains(h, "*") {
+			h = "" // an IPv6 literal, too long, or a wildcard: no host
 		}
 		covers := func(pre string) bool { return key == pre || pre == "/" || strings.HasPrefix(key, pre+"/") }
 		want := ""

@@ -13,9 +13,10 @@ import (
 )
 
 // Discovery holds the options that say how services are discovered. The
-// `swarm` upstream source and the `swarm_route` handler both embed it, with
-// the same JSON keys and Caddyfile subdirectives; modules with equal
-// Discovery options share one watcher.
+// `swarm` upstream source, the `swarm_route` handler, the `swarm_host`
+// matcher and the `swarm` TLS permission all embed it, with the same JSON
+// keys and Caddyfile subdirectives; modules with equal Discovery options
+// share one watcher.
 type Discovery struct {
 	// Address of the Docker Engine API, as in DOCKER_HOST:
 	// `unix:///var/run/docker.sock`, `tcp://manager:2376`.

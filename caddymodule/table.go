@@ -209,7 +209,8 @@ const maxHostLen = 253
 
 // hostName returns the host name of a Host header or TLS server name,
 // without its port or trailing dot, and false for what no route can claim:
-// an empty name, an IP address, or one longer than a host name can be.
+// an empty name, an IP address, a wildcard, or one longer than a host name
+// can be.
 func hostName(raw string) (string, bool) {
 	if raw == "" || raw[0] == '[' { // an IPv6 literal
 		return "", false
@@ -218,8 +219,8 @@ func hostName(raw string) (string, bool) {
 		raw = raw[:i]
 	}
 	raw = strings.TrimSuffix(raw, ".")
-	if raw == "" || len(raw) > maxHostLen || numericLastLabel(raw) {
-		return "", false
+	if raw == "" || len(raw) > maxHostLen || numericLastLabel(raw) || strings.IndexByte(raw, '*') >= 0 {
+		return "", false // no route claims it; a `*` is a label's, never a host's
 	}
 	return raw, true
 }
