@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"fmt"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/network"
@@ -96,4 +98,18 @@ func taskState(desired, actual swarm.TaskState) taskOpt {
 
 func taskOnNetwork(netID string) taskOpt {
 	return func(t *swarm.Task) { t.NetworksAttachments[0].Network.ID = netID }
+}
+
+// checkErr checks err against wantErr, a substring it must contain ("" for
+// no error), and reports whether an error was wanted, so that the case is
+// done.
+func checkErr(t *testing.T, err error, wantErr string) bool {
+	t.Helper()
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Fatalf("error = %v, want one containing %q", err, wantErr)
+	case wantErr == "" && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return wantErr != ""
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -78,14 +77,8 @@ func TestMatchSwarmHostCaddyfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := fmt.Sprintf("http:// {\n %s\n redir @c https://{host}{uri} 308\n}\n", tt.matcher)
 			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
+			if checkErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var cfg struct {
 				Apps struct {

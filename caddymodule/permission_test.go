@@ -152,14 +152,8 @@ func TestSwarmPermissionCaddyfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := fmt.Sprintf("{\n on_demand_tls {\n %s\n }\n}\nhttps:// {\n tls {\n on_demand\n }\n}\n", tt.global)
 			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
+			if checkErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var cfg struct {
 				Apps struct {
