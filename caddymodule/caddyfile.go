@@ -29,14 +29,32 @@ func (su *SwarmUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. It takes
-// the same subdirectives as `dynamic swarm`:
+// the same subdirectives as `dynamic swarm`, and its own ready_timeout
+// (which is not a discovery option: it does not change the watcher):
 //
 //	swarm_route {
-//	    docker_host  <address>
-//	    label_prefix <prefix>
+//	    docker_host   <address>
+//	    label_prefix  <prefix>
 //	    ...
+//	    ready_timeout <duration>
 //	}
 func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return sr.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
+		if opt != "ready_timeout" {
+			return false, nil
+		}
+		return true, durationArg(d, &sr.ReadyTimeout)
+	})
+}
+
+// UnmarshalCaddyfile sets up the readiness handler from Caddyfile tokens.
+// It takes the same subdirectives as `swarm_route` (but ready_timeout):
+//
+//	swarm_ready {
+//	    docker_host  <address>
+//	    ...
+//	}
+func (sr *SwarmReady) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return sr.Discovery.unmarshalCaddyfile(d)
 }
 
@@ -44,6 +62,13 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // dispenser is positioned on (or before) the directive's name. It only
 // parses: the values are checked, whatever their source, by validate.
 func (o *Discovery) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return o.unmarshalCaddyfileWith(d, nil)
+}
+
+// unmarshalCaddyfileWith is unmarshalCaddyfile for a module with
+// subdirectives of its own: own (if not nil) parses those, and reports
+// whether it knew the subdirective.
+func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt string) (bool, error)) error {
 	d.Next() // consume the directive or source name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -84,7 +109,13 @@ func (o *Discovery) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			o.PollOnly = true
 		default:
-			return d.Errf("unrecognized swarm option '%s'", opt)
+			known := false
+			if own != nil {
+				known, err = own(opt)
+			}
+			if !known {
+				return d.Errf("unrecognized swarm option '%s'", opt)
+			}
 		}
 		if err != nil {
 			return err

@@ -3,8 +3,10 @@ package caddymodule
 // This file holds the `swarm_route` HTTP handler.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -17,6 +19,10 @@ func init() {
 	httpcaddyfile.RegisterHandlerDirective("swarm_route", parseSwarmRoute)
 	httpcaddyfile.RegisterDirectiveOrder("swarm_route", httpcaddyfile.Before, "reverse_proxy")
 }
+
+// statusClientClosedRequest is the status logged for a request whose
+// client left while it waited, as reverse_proxy logs it.
+const statusClientClosedRequest = 499
 
 // Request variables set by SwarmRoute, readable as placeholders such as
 // `{http.vars.swarm_service}`.
@@ -37,6 +43,12 @@ const (
 //
 // A path no service claims gets a 404 response that says so, and is not
 // passed on. Only the path chooses the service: no request header does.
+// Until the gateway's first full listing of the swarm (at start, and when
+// a reload changes the discovery options), nothing is known, so nothing
+// gets a 404: a request waits for that listing, up to ready_timeout, and
+// then gets a 503 with Retry-After. While the server is shutting down
+// (Caddy's `shutdown_delay`), each response closes its connection, so
+// that clients reconnect, through their balancer, to another gateway.
 //
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
@@ -44,7 +56,20 @@ const (
 // EXPERIMENTAL: Subject to change.
 type SwarmRoute struct {
 	Discovery
+
+	// How long a request that arrives before the first full listing of
+	// the swarm waits for it. A request still waiting then gets a 503
+	// with Retry-After, never a 404. Default: 5s
+	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
+
+	// serving is the watcher requests read. Unlike Discovery's, it is
+	// kept after Cleanup, which runs on a reload while this config's
+	// requests may still be in flight.
+	serving *watcher
 }
+
+// defaultReadyTimeout is the default of ready_timeout.
+const defaultReadyTimeout = 5 * time.Second
 
 // CaddyModule returns the Caddy module information.
 func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
@@ -56,21 +81,39 @@ func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (sr *SwarmRoute) Provision(caddy.Context) error { return sr.attach() }
+func (sr *SwarmRoute) Provision(caddy.Context) error {
+	if sr.ReadyTimeout == 0 {
+		sr.ReadyTimeout = caddy.Duration(defaultReadyTimeout)
+	}
+	if sr.ReadyTimeout < 0 {
+		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(sr.ReadyTimeout))
+	}
+	if err := sr.attach(); err != nil {
+		return err
+	}
+	sr.serving = sr.watcher
+	return nil
+}
 
 // Cleanup releases the shared watcher; the last user stops it.
 func (sr *SwarmRoute) Cleanup() error { return sr.detach() }
 
 // ServeHTTP routes the request to the service that claims its path.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := awaitSync(r, sr.serving, time.Duration(sr.ReadyTimeout)); err != nil {
+		if errors.Is(err, errNotSynced) {
+			return writeUnavailable(w, "503 service unavailable: the gateway has not listed the swarm yet\n")
+		}
+		return caddyhttp.Error(statusClientClosedRequest, err)
+	}
+	if shuttingDown(r) {
+		w.Header().Set("Connection", "close")
+	}
+
 	cleaned := cleanPath(r.URL.Path)
-	rt := sr.watcher.table().match(r.Host, matchKey(cleaned))
+	rt := sr.serving.table().match(r.Host, matchKey(cleaned))
 	if rt == nil {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusNotFound)
-		_, err := fmt.Fprintf(w, "404 not found: no service claims the path %q\n", cleaned)
-		return err
+		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}
 
 	caddyhttp.SetVar(r.Context(), routeVar, rt)
