@@ -148,7 +148,8 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(handlers, ",") != "swarm_route,reverse_proxy" || source != "swarm" {
-		t.Errorf("handlers = %v, upstream source = %v; want swarm_route then reverse_proxy with the swarm source\n%s", handlers, source, out)
+	// The subroute is `handle /-/ready { swarm_ready }`.
+	if strings.Join(handlers, ",") != "subroute,swarm_route,reverse_proxy" || source != "swarm" || !strings.Contains(string(out), `"handler":"swarm_ready"`) {
+		t.Errorf("handlers = %v, upstream source = %v; want the readiness subroute (swarm_ready), swarm_route, then reverse_proxy with the swarm source\n%s", handlers, source, out)
 	}
 }
