@@ -188,11 +188,13 @@ func TestScenarios(t *testing.T) {
 			}
 		}},
 		{name: "host route added, then removed by label", start: 3, action: func(e *scenarioEnv) {
-			const host = "extra.test"
-			label := "faas.routes.extra.host"
-			e.labelChange(host, http.StatusOK, "--label-add", label+"="+host)
+			// On a host no route claims, requests fall to the host-less
+			// routes, so the extra route has a path of its own: gone, it
+			// answers 404.
+			const host, route = "extra.test", "faas.routes.extra."
+			e.labelChange(host, http.StatusOK, "--label-add", route+"host="+host, "--label-add", route+"path=/extra")
 			time.Sleep(2 * time.Second)
-			e.labelChange(host, http.StatusNotFound, "--label-rm", label)
+			e.labelChange(host, http.StatusNotFound, "--label-rm", route+"host", "--label-rm", route+"path")
 			time.Sleep(2 * time.Second)
 		}},
 		{name: "bad label + duplicate prefix", start: 3, action: func(e *scenarioEnv) {
@@ -266,14 +268,14 @@ func TestScenarios(t *testing.T) {
 
 // labelChange changes multiply's labels (with the docker service update
 // flags given) and measures how long after the update returns a request
-// for host gets want: a route added or removed live, with no reload and no
+// for host and /extra gets want: a route added or removed live, with no reload and no
 // task restarted. It fails above targetJoin.
 func (e *scenarioEnv) labelChange(host string, want int, flags ...string) {
 	e.t.Helper()
 	mustDocker(e.t, append(append([]string{"service", "update", "--detach"}, flags...), multiplySv)...)
 	start := time.Now()
 	for {
-		code, _, err := getHost(baseURL, host, "/multiply/api/v1/add?x=10&y=25")
+		code, _, err := getHost(baseURL, host, "/extra/api/v1/add?x=10&y=25")
 		if err == nil && code == want {
 			break
 		}
