@@ -255,6 +255,26 @@ func wantsNoReplica(svc *swarm.Service) bool {
 	return m != nil && m.Replicas != nil && *m.Replicas == 0
 }
 
+// withServices returns a copy of st in which the services of the given IDs
+// and their tasks are replaced by services and tasks (a service not among
+// services is gone): how a re-list of some services updates the last full
+// listing.
+func (st swarmState) withServices(ids []string, services []swarm.Service, tasks []swarm.Task) swarmState {
+	out := st.withTasksOf(ids, tasks)
+	out.Services = make([]swarm.Service, 0, len(st.Services)+len(services))
+	for _, s := range st.Services {
+		if !slices.Contains(ids, s.ID) {
+			out.Services = append(out.Services, s)
+		}
+	}
+	for _, s := range services {
+		if slices.Contains(ids, s.ID) {
+			out.Services = append(out.Services, s)
+		}
+	}
+	return out
+}
+
 // withTasksOf returns a copy of st in which the tasks of the given services
 // are replaced by tasks: how a re-list of some services' tasks updates the
 // last full listing.

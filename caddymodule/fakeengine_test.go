@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	var body any
 	switch p {
 	case "/services":
-		body = fe.services
+		body = filterServices(fe.services, r.URL.Query().Get("filters"))
 	case "/tasks":
 		body = filterTasks(fe.tasks, r.URL.Query().Get("filters"))
 	case "/networks":
@@ -111,6 +112,26 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, `{"message":"not faked"}`, http.StatusNotFound)
 	}
+}
+
+// filterServices honours the service filters the module uses: label (a
+// key, or key=value) and id (a prefix of the ID, as dockerd matches it).
+func filterServices(services []swarm.Service, raw string) []swarm.Service {
+	f, err := filters.FromJSON(raw)
+	if err != nil {
+		panic(err)
+	}
+	out := []swarm.Service{}
+	for _, s := range services {
+		if f.Contains("label") && !f.MatchKVList("label", s.Spec.Labels) {
+			continue
+		}
+		if f.Contains("id") && !slices.ContainsFunc(f.Get("id"), func(id string) bool { return strings.HasPrefix(s.ID, id) }) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // filterTasks honours the task filters the module uses: desired-state,
@@ -190,9 +211,23 @@ func (fe *fakeEngine) update(f func(fe *fakeEngine)) {
 	for i := range fe.services { // as the engine's store does on every update
 		fe.services[i].Version.Index++
 	}
+	fe.send(events.Message{Type: events.ServiceEventType, Action: "update", Time: time.Now().Unix()})
+}
+
+// networkChange changes the engine's state and sends a network event, as
+// a `docker network create` does.
+func (fe *fakeEngine) networkChange(f func(fe *fakeEngine)) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	f(fe)
+	fe.send(events.Message{Type: events.NetworkEventType, Action: "create", Scope: "swarm", Time: time.Now().Unix()})
+}
+
+// send delivers m to the open event streams; fe.mu is held.
+func (fe *fakeEngine) send(m events.Message) {
 	for c := range fe.subs {
 		select {
-		case c <- events.Message{Type: events.ServiceEventType, Action: "update", Time: time.Now().Unix()}:
+		case c <- m:
 		default:
 		}
 	}

@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 )
 
@@ -29,12 +31,16 @@ const (
 )
 
 // watcher keeps a route table in step with the swarm. It is driven by the
-// Docker event stream (service events), re-lists every converge_interval
-// while a service converges, resyncs every resync_interval as a safety
-// net, and re-lists the tasks of a service whose requests fail. A full
-// resync costs three API calls (services, tasks, networks), however many
-// services and tasks there are. Requests only read the table through an
-// atomic pointer: no request ever waits on Docker.
+// Docker event stream (service and network events), re-lists the
+// converging services every converge_interval while some converge,
+// resyncs every resync_interval as a safety net, and re-lists the tasks of
+// a service whose requests fail. What a listing costs grows with what it
+// is about, not with the swarm: a full one asks for the opted-in services,
+// their tasks and (when a network event, a new network or the periodic
+// resync says so) the networks, in at most three calls; a converging
+// re-list asks for the converging services and their tasks only. Requests
+// only read the table through an atomic pointer: no request ever waits on
+// Docker.
 type watcher struct {
 	lister lister
 	opts   Discovery
@@ -65,7 +71,7 @@ func startWatcher(api dockerAPI, d Discovery) *watcher {
 
 func newWatcher(api dockerAPI, d Discovery) *watcher {
 	w := &watcher{
-		lister:     lister{api: api, labelPrefix: d.LabelPrefix, timeout: time.Duration(d.APITimeout)},
+		lister:     lister{api: api, labelPrefix: d.LabelPrefix, timeout: time.Duration(d.APITimeout), now: time.Now},
 		opts:       d,
 		log:        func() *zap.Logger { return caddy.Log().Named("swarm") },
 		kicks:      newKickSet(),
@@ -112,7 +118,10 @@ type loopState struct {
 	down     bool        // the Docker API is failing; logged once
 	// convergingSince is when the current convergence began.
 	convergingSince time.Time
-	stream          eventStream
+	// lastFull is when the last full listing succeeded.
+	lastFull time.Time
+	nets     networkCache
+	stream   eventStream
 }
 
 func (w *watcher) run(ctx context.Context) {
@@ -127,16 +136,18 @@ func (w *watcher) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-			w.resync(ctx, &ls)
+			w.timerFired(ctx, &ls)
 		case <-w.kicks.wake:
 			w.relistKicked(ctx, &ls)
 		case s := <-ls.stream.opened:
 			if ls.stream.open(s) {
-				w.resync(ctx, &ls) // covers the changes made while it opened
+				// A full listing, networks too: it covers the changes
+				// made while the stream opened.
+				ls.nets.stale = true
+				w.resync(ctx, &ls)
 			}
-		case <-ls.stream.msgs():
-			ls.stream.received(w.log())
-			w.resync(ctx, &ls)
+		case m := <-ls.stream.msgs():
+			w.eventsArrived(ctx, &ls, m)
 		case err := <-ls.stream.errs():
 			ls.stream.lost(err, w.log(), ls.down)
 		}
@@ -150,10 +161,84 @@ func (w *watcher) run(ctx context.Context) {
 	}
 }
 
-// resync lists everything, builds a new table and swaps it in.
-func (w *watcher) resync(ctx context.Context, ls *loopState) {
-	w.refresh(ctx, ls, true, w.lister.listAll)
+// timerFired runs the listing that is due. While services converge, the
+// event stream is open (or poll_only is set) and the periodic resync is not
+// due, that is a re-list of the converging services only; otherwise
+// (resync_interval elapsed, retrying after a failure, or re-listing because
+// the event stream is down) a full one.
+func (w *watcher) timerFired(ctx context.Context, ls *loopState) {
+	ids := convergingIDs(ls.report)
+	partial := len(ids) > 0 && ls.synced && ls.failures == 0 &&
+		(w.opts.PollOnly || ls.stream.sub.msgs != nil) &&
+		w.now().Sub(ls.lastFull) < time.Duration(w.opts.ResyncInterval)
+	if partial {
+		w.relistConverging(ctx, ls, ids)
+		return
+	}
+	w.resync(ctx, ls)
 }
+
+// eventsArrived handles an event and those queued behind it with one full
+// listing, which lists the networks too when one of them is a network
+// event.
+func (w *watcher) eventsArrived(ctx context.Context, ls *loopState, m events.Message) {
+	for more := true; more; {
+		if m.Type == events.NetworkEventType {
+			ls.nets.stale = true
+		}
+		select {
+		case m = <-ls.stream.msgs():
+		default:
+			more = false
+		}
+	}
+	ls.stream.received(w.log())
+	w.resync(ctx, ls)
+}
+
+// resync lists all opted-in services and their tasks, and the networks
+// when they are due, builds a new table and swaps it in.
+func (w *watcher) resync(ctx context.Context, ls *loopState) {
+	w.refresh(ctx, ls, true, func(ctx context.Context) (swarmState, error) {
+		return w.lister.listAll(ctx, &ls.nets, w.networksDue(ls))
+	})
+}
+
+// networksDue reports whether a full listing must list the networks even
+// if no service is on a network it does not know: at the periodic resync,
+// and whenever no event stream would announce a network change.
+func (w *watcher) networksDue(ls *loopState) bool {
+	return w.now().Sub(ls.nets.listedAt) >= time.Duration(w.opts.ResyncInterval) || ls.stream.sub.msgs == nil
+}
+
+// relistConverging re-lists the converging services and their tasks, and
+// only theirs, into the last listing.
+func (w *watcher) relistConverging(ctx context.Context, ls *loopState, ids []string) {
+	w.refresh(ctx, ls, false, func(ctx context.Context) (swarmState, error) {
+		part, err := w.lister.listServices(ctx, ids, &ls.nets, false)
+		if err != nil {
+			return swarmState{}, err
+		}
+		st := ls.last.withServices(ids, part.Services, part.Tasks)
+		st.Networks = part.Networks
+		return st, nil
+	})
+}
+
+// convergingIDs returns the IDs of the converging services, sorted.
+func convergingIDs(r buildReport) []string {
+	var ids []string
+	for _, s := range r.services {
+		if s.Converging {
+			ids = append(ids, s.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// now is the watcher's clock.
+func (w *watcher) now() time.Time { return w.lister.now() }
 
 // relistKicked re-lists the tasks of the services that failing requests
 // asked about, and only theirs.
@@ -189,6 +274,7 @@ func (w *watcher) refresh(ctx context.Context, ls *loopState, full bool, list fu
 	}
 	if full {
 		ls.stream.checkDeaf(st.Services, w.log())
+		ls.lastFull = w.now()
 	}
 	w.publish(ls, st)
 	if full && !ls.synced {
@@ -219,6 +305,7 @@ func (w *watcher) failed(ctx context.Context, ls *loopState, err error) {
 		return
 	}
 	ls.failures++
+	ls.nets.stale = true // list them again once the API answers
 	if ls.down {
 		w.log().Debug("docker api still unreachable", zap.Error(err))
 		return
@@ -240,10 +327,10 @@ func (w *watcher) nextDelay(ls *loopState) time.Duration {
 		d = backoff(ls.failures)
 	case ls.report.converging():
 		if ls.convergingSince.IsZero() {
-			ls.convergingSince = time.Now()
+			ls.convergingSince = w.now()
 		}
 		d = time.Duration(w.opts.ConvergeInterval)
-		if time.Since(ls.convergingSince) > stuckAfter {
+		if w.now().Sub(ls.convergingSince) > stuckAfter {
 			d = max(d, stuckInterval)
 		}
 	default:

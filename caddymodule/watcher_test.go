@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"go.uber.org/goleak"
@@ -315,4 +317,65 @@ func TestWatcherFirstSync(t *testing.T) {
 	if r := w.table().match("", "/s"); r == nil {
 		t.Error("first sync reported before the table was published")
 	}
+}
+
+// TestConvergingRelistAsksOnlyForConverging is issue 14: while a service
+// converges, the re-lists ask for that service and its tasks only, never
+// for the tasks of other services, nor for the networks.
+func TestConvergingRelistAsksOnlyForConverging(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, []serviceOpt{serviceUpdating()}, "10.0.1.10")
+	fe.services = append(fe.services,
+		swarmService("settled", enabled("faas.path", "/settled")),
+		swarmService("unlabelled"),
+	)
+	fe.tasks = append(fe.tasks, swarmTask("settled", "10.0.1.20"), swarmTask("unlabelled", "10.0.1.30"))
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	// The listing that follows the event stream's opening is a full one.
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /events") == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the event stream was not opened")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	n := fe.callTotal()
+	time.Sleep(400 * time.Millisecond) // about eight converge_intervals
+	polls := 0
+	for _, c := range fe.callsSince(n) {
+		call, f := callFilters(t, c)
+		switch call {
+		case "GET /tasks":
+			polls++
+			if got := f.Get("service"); !slices.Equal(got, []string{"s"}) {
+				t.Errorf("a converging re-list asked for the tasks of services %v, want only [s]: %s", got, c)
+			}
+		case "GET /services":
+			if got := f.Get("id"); !slices.Equal(got, []string{"s"}) {
+				t.Errorf("a converging re-list asked for services %v, want only [s]: %s", got, c)
+			}
+		default:
+			t.Errorf("a converging re-list made the call %s", c)
+		}
+	}
+	if polls < 3 {
+		t.Errorf("%d re-lists in 400ms of a service converging, want at least 3", polls)
+	}
+}
+
+// callFilters splits a call as callsSince returns it into the call and
+// its filters.
+func callFilters(t *testing.T, c string) (string, filters.Args) {
+	t.Helper()
+	call, query, _ := strings.Cut(c, "?")
+	v, err := url.ParseQuery(strings.ReplaceAll(query, "+", "%2B"))
+	if err != nil {
+		t.Fatalf("%s: %v", c, err)
+	}
+	f, err := filters.FromJSON(v.Get("filters"))
+	if err != nil {
+		t.Fatalf("%s: %v", c, err)
+	}
+	return call, f
 }
