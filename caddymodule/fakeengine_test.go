@@ -78,6 +78,12 @@ func (fe *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	case "/services":
 		body = filterServices(fe.services, r.URL.Query().Get("filters"))
 	case "/tasks":
+		if id, ok := fe.unknownService(r.URL.Query().Get("filters")); ok {
+			fe.mu.Unlock()
+			w.Header().Set("Api-Version", "1.41")
+			http.Error(w, `{"message":"service `+id+` not found"}`, http.StatusNotFound)
+			return
+		}
 		body = filterTasks(fe.tasks, r.URL.Query().Get("filters"))
 	case "/networks":
 		body = fe.networks
@@ -132,6 +138,21 @@ func filterServices(services []swarm.Service, raw string) []swarm.Service {
 		out = append(out, s)
 	}
 	return out
+}
+
+// unknownService returns a service that a task filter names and the engine
+// does not have: dockerd refuses such a listing with 404. fe.mu is held.
+func (fe *fakeEngine) unknownService(raw string) (string, bool) {
+	f, err := filters.FromJSON(raw)
+	if err != nil {
+		panic(err)
+	}
+	for _, id := range f.Get("service") {
+		if !slices.ContainsFunc(fe.services, func(s swarm.Service) bool { return s.ID == id }) {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // filterTasks honours the task filters the module uses: desired-state,

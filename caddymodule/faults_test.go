@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -184,6 +185,57 @@ func (p *panicOnce) ServiceList(ctx context.Context, o swarm.ServiceListOptions)
 		_ = s.Spec.Name // nil pointer dereference
 	}
 	return p.dockerAPI.ServiceList(ctx, o)
+}
+
+// TestWatcherServiceRemovedMidListing: a service removed between the
+// service and the task listing makes dockerd refuse the task listing with
+// 404; the listing is retried at once, not failed.
+func TestWatcherServiceRemovedMidListing(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	fe.services = append(fe.services, swarmService("gone", enabled("faas.path", "/gone")))
+	d := testDiscovery(fe)
+	api, err := newDockerClient(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	w := newWatcher(&removeAfterListing{dockerAPI: api, fe: fe, id: "gone"}, d)
+	w.log = fixedLogger(zap.New(core))
+	w.start()
+	t.Cleanup(func() { _ = w.Destruct() })
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	var first []string
+	for _, c := range fe.callsSince(0)[:6] {
+		call, _, _ := strings.Cut(c, "?")
+		first = append(first, call)
+	}
+	// The refused task listing, then the retry of the whole listing.
+	if want := []string{"HEAD /_ping", "GET /services", "GET /tasks", "GET /services", "GET /tasks", "GET /networks"}; !slices.Equal(first, want) {
+		t.Errorf("the first listing made the calls %v, want %v", first, want)
+	}
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 0 {
+		t.Errorf("warnings: %v", logs.FilterLevelExact(zap.WarnLevel).All())
+	}
+}
+
+// removeAfterListing is a Docker API on which service id is removed just
+// after the first service listing has shown it.
+type removeAfterListing struct {
+	dockerAPI
+	fe   *fakeEngine
+	id   string
+	done atomic.Bool
+}
+
+func (r *removeAfterListing) ServiceList(ctx context.Context, o swarm.ServiceListOptions) ([]swarm.Service, error) {
+	list, err := r.dockerAPI.ServiceList(ctx, o)
+	if r.done.CompareAndSwap(false, true) {
+		r.fe.quietly(func(fe *fakeEngine) {
+			fe.services = slices.DeleteFunc(fe.services, func(s swarm.Service) bool { return s.ID == r.id })
+		})
+	}
+	return list, err
 }
 
 // watchResyncing seeds fe with service s on one replica and watches it,

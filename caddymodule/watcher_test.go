@@ -379,3 +379,46 @@ func callFilters(t *testing.T, c string) (string, filters.Args) {
 	}
 	return call, f
 }
+
+// TestNetworksListedWhenSaid is issue 14: networks change rarely, so a
+// listing that a service event causes does not ask for them, unless a
+// service is on a network not known yet; a network event does.
+func TestNetworksListedWhenSaid(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no full listing after the event stream opened")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	nets := func() int { return fe.callCount("GET /networks") }
+
+	before := nets()
+	fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
+	waitUpstreams(t, w, time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
+	if n := nets() - before; n != 0 {
+		t.Errorf("a service event caused %d network listings, want 0", n)
+	}
+
+	// Moved to a network the watcher has never seen: it must list them.
+	wide := testNetwork("net2", "wide_net", "10.0.0.0/16")
+	fe.update(func(fe *fakeEngine) {
+		seed(fe, []serviceOpt{serviceNetworks("net2")}, "10.0.9.9")
+		fe.networks = append(fe.networks, wide)
+		fe.tasks[0] = swarmTask("s", "10.0.9.9", taskOnNetwork("net2"))
+	})
+	waitUpstreams(t, w, time.Second, "10.0.9.9:8080")
+
+	before = nets()
+	fe.networkChange(func(fe *fakeEngine) {
+		fe.networks = append(fe.networks, testNetwork("net3", "new_net", "10.0.3.0/24"))
+	})
+	for deadline := time.Now().Add(time.Second); nets() == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a network event caused no network listing")
+		}
+	}
+}
