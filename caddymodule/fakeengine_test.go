@@ -235,6 +235,20 @@ func (fe *fakeEngine) update(f func(fe *fakeEngine)) {
 	fe.send(events.Message{Type: events.ServiceEventType, Action: "update", Time: time.Now().Unix()})
 }
 
+// updateService changes the engine's state and sends the event of
+// service id, as dockerd does (update names no service).
+func (fe *fakeEngine) updateService(id string, f func(fe *fakeEngine)) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	f(fe)
+	for i := range fe.services {
+		if fe.services[i].ID == id {
+			fe.services[i].Version.Index++
+		}
+	}
+	fe.send(events.Message{Type: events.ServiceEventType, Action: "update", Actor: events.Actor{ID: id}, Scope: "swarm", Time: time.Now().Unix()})
+}
+
 // networkChange changes the engine's state and sends a network event, as
 // a `docker network create` does.
 func (fe *fakeEngine) networkChange(f func(fe *fakeEngine)) {

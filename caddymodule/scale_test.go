@@ -364,6 +364,28 @@ func steadyMinute(g *simGateway, se *scaleEngine) scaleResult {
 	return scaleResult{calls: c1 - c0, bytes: b1 - b0, took: time.Minute}
 }
 
+// steadyWithEvents runs a gateway for a virtual minute in which a service
+// that does not opt in changes every second (deploys elsewhere in the
+// swarm), each change a service event.
+func steadyWithEvents(t testing.TB, g *simGateway, se *scaleEngine) scaleResult {
+	c0, b0 := se.counters()
+	start := g.now
+	next := start + g.nextDelay()
+	for sec := 1; sec <= 60; sec++ {
+		at := start + time.Duration(sec)*time.Second
+		for ; next <= at; next += g.nextDelay() {
+			g.timerFired(next)
+		}
+		g.eventArrived(at, events.Message{Type: events.ServiceEventType, Action: "update", Actor: events.Actor{ID: scaleID('s', sec*10+1)}})
+		if g.ls.failures > 0 {
+			t.Fatalf("listing failed at %v", at)
+		}
+		next = at + g.nextDelay()
+	}
+	c1, b1 := se.counters()
+	return scaleResult{calls: c1 - c0, bytes: b1 - b0, took: time.Minute}
+}
+
 // rollingUpdateRun runs a gateway through the rolling update of service i,
 // from its first event until the gateway sees it converged, and returns
 // the cost and the calls made by converge polls (timer-driven listings
@@ -403,8 +425,9 @@ func rollingUpdateRun(t testing.TB, g *simGateway, se *scaleEngine, i int) (scal
 
 // TestScaleSimulation measures what discovery costs a manager at swarm
 // scale, and holds the result: a converging re-list asks only for the
-// converging service, and a rolling update costs at least 20 times fewer
-// bytes per second than before issue 14.
+// converging service, a rolling update costs at least 20 times fewer bytes
+// per second than before issue 14, and a steady minute no more than
+// before, even with a service event every second elsewhere in the swarm.
 func TestScaleSimulation(t *testing.T) {
 	start := time.Now()
 	se := newScaleEngine(t)
@@ -434,6 +457,7 @@ func TestScaleSimulation(t *testing.T) {
 	build := time.Since(t0) / builds
 
 	steady := steadyMinute(g, se)
+	busy := steadyWithEvents(t, g, se)
 	upd, polls := rollingUpdateRun(t, g, se, 0)
 	runtime.KeepAlive(g)
 
@@ -451,12 +475,17 @@ func TestScaleSimulation(t *testing.T) {
 	row("heap held after the listing (MB)", fmt.Sprintf("%.1f", float64(heap)/1e6))
 	row("steady: calls per minute", steady.calls)
 	row("steady: bytes per minute", steady.bytes)
+	row("steady, an event a second elsewhere: calls/min", busy.calls)
+	row("steady, an event a second elsewhere: bytes/min", busy.bytes)
 	row("update: converged after (virtual)", upd.took)
 	row("update: calls until converged", upd.calls)
 	row("update: bytes until converged", upd.bytes)
 	row("update: bytes per second", fmt.Sprintf("%.0f", ub))
 	row(fmt.Sprintf("%d gateways, steady: requests/s", scaleGateways), fmt.Sprintf("%.1f", sc*scaleGateways))
 	row(fmt.Sprintf("%d gateways, steady: MB/s", scaleGateways), fmt.Sprintf("%.2f", sb*scaleGateways/1e6))
+	bc, bb := busy.perSecond()
+	row(fmt.Sprintf("%d gateways, events elsewhere: requests/s", scaleGateways), fmt.Sprintf("%.1f", bc*scaleGateways))
+	row(fmt.Sprintf("%d gateways, events elsewhere: MB/s", scaleGateways), fmt.Sprintf("%.2f", bb*scaleGateways/1e6))
 	row(fmt.Sprintf("%d gateways, update: requests/s", scaleGateways), fmt.Sprintf("%.1f", uc*scaleGateways))
 	row(fmt.Sprintf("%d gateways, update: MB/s", scaleGateways), fmt.Sprintf("%.2f", ub*scaleGateways/1e6))
 	t.Logf("\n%s", tb.String())
@@ -488,6 +517,9 @@ func TestScaleSimulation(t *testing.T) {
 	}
 	if ub*20 > beforeUpdateBytesPerSecond {
 		t.Errorf("during the update %.0f bytes/s, want at most a 20th of the %d before issue 14", ub, beforeUpdateBytesPerSecond)
+	}
+	if busy.bytes > beforeSteadyBytes {
+		t.Errorf("steady with events elsewhere: %d bytes a minute, want no more than the %d of a quiet minute before issue 14", busy.bytes, beforeSteadyBytes)
 	}
 	if steady.calls > beforeSteadyCalls || steady.bytes > beforeSteadyBytes {
 		t.Errorf("steady: %d calls and %d bytes a minute, want no more than the %d and %d before issue 14",

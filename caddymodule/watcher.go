@@ -6,6 +6,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -31,16 +32,17 @@ const (
 )
 
 // watcher keeps a route table in step with the swarm. It is driven by the
-// Docker event stream (service and network events), re-lists the
-// converging services every converge_interval while some converge,
-// resyncs every resync_interval as a safety net, and re-lists the tasks of
-// a service whose requests fail. What a listing costs grows with what it
-// is about, not with the swarm: a full one asks for the opted-in services,
-// their tasks and (when a network event, a new network or the periodic
-// resync says so) the networks, in at most three calls; a converging
-// re-list asks for the converging services and their tasks only. Requests
-// only read the table through an atomic pointer: no request ever waits on
-// Docker.
+// Docker event stream (service and network events: it re-lists the
+// services they name, or the networks), re-lists the converging services
+// every converge_interval while some converge, lists everything every
+// resync_interval as a safety net, and re-lists the tasks of a service
+// whose requests fail. What a listing costs grows with what it is about,
+// not with the swarm: a full one asks for the opted-in services, their
+// tasks and (when a network event, a new network or the periodic resync
+// says so) the networks, in at most three calls; a re-list that an event
+// or a convergence causes asks for those services and their tasks only.
+// Requests only read the table through an atomic pointer: no request ever
+// waits on Docker.
 type watcher struct {
 	lister lister
 	opts   Discovery
@@ -172,19 +174,28 @@ func (w *watcher) timerFired(ctx context.Context, ls *loopState) {
 		(w.opts.PollOnly || ls.stream.sub.msgs != nil) &&
 		w.now().Sub(ls.lastFull) < time.Duration(w.opts.ResyncInterval)
 	if partial {
-		w.relistConverging(ctx, ls, ids)
+		w.relistServices(ctx, ls, ids)
 		return
 	}
 	w.resync(ctx, ls)
 }
 
-// eventsArrived handles an event and those queued behind it with one full
-// listing, which lists the networks too when one of them is a network
-// event.
+// eventsArrived handles an event and those queued behind it with one
+// listing: of the services they name (created, updated or removed) and
+// their tasks; of the networks when one is a network event; a full one
+// when an event names no service, before the first full listing, after a
+// failure, or for more services than one call filters by.
 func (w *watcher) eventsArrived(ctx context.Context, ls *loopState, m events.Message) {
+	named := make(map[string]bool)
+	full := false
 	for more := true; more; {
-		if m.Type == events.NetworkEventType {
+		switch {
+		case m.Type == events.NetworkEventType:
 			ls.nets.stale = true
+		case m.Actor.ID == "":
+			full = true
+		default:
+			named[m.Actor.ID] = true
 		}
 		select {
 		case m = <-ls.stream.msgs():
@@ -193,7 +204,15 @@ func (w *watcher) eventsArrived(ctx context.Context, ls *loopState, m events.Mes
 		}
 	}
 	ls.stream.received(w.log())
-	w.resync(ctx, ls)
+	switch {
+	case full || !ls.synced || ls.failures > 0 || len(named) > maxFilterIDs:
+		w.resync(ctx, ls)
+	case len(named) > 0:
+		ids := slices.Sorted(maps.Keys(named))
+		w.relistServices(ctx, ls, ids)
+	default:
+		w.relistNetworks(ctx, ls)
+	}
 }
 
 // resync lists all opted-in services and their tasks, and the networks
@@ -211,9 +230,10 @@ func (w *watcher) networksDue(ls *loopState) bool {
 	return w.now().Sub(ls.nets.listedAt) >= time.Duration(w.opts.ResyncInterval) || ls.stream.sub.msgs == nil
 }
 
-// relistConverging re-lists the converging services and their tasks, and
-// only theirs, into the last listing.
-func (w *watcher) relistConverging(ctx context.Context, ls *loopState, ids []string) {
+// relistServices re-lists the given services (converging, or named by
+// events) and their tasks, and only theirs, into the last listing; a
+// service not listed any more is gone.
+func (w *watcher) relistServices(ctx context.Context, ls *loopState, ids []string) {
 	w.refresh(ctx, ls, false, func(ctx context.Context) (swarmState, error) {
 		part, err := w.lister.listServices(ctx, ids, &ls.nets, false)
 		if err != nil {
@@ -222,6 +242,16 @@ func (w *watcher) relistConverging(ctx context.Context, ls *loopState, ids []str
 		st := ls.last.withServices(ids, part.Services, part.Tasks)
 		st.Networks = part.Networks
 		return st, nil
+	})
+}
+
+// relistNetworks lists the networks, which a network event may have
+// changed, and rebuilds the table from the last listing with them.
+func (w *watcher) relistNetworks(ctx context.Context, ls *loopState) {
+	w.refresh(ctx, ls, false, func(ctx context.Context) (st swarmState, err error) {
+		st = ls.last
+		st.Networks, err = w.lister.networks(ctx, &ls.nets, st.Services, true)
+		return st, err
 	})
 }
 
@@ -317,11 +347,12 @@ func (w *watcher) failed(ctx context.Context, ls *loopState, err error) {
 
 // nextDelay is how long to wait before the next listing: backoff after a
 // failure, converge_interval while a service converges (slowing down after
-// stuckAfter), resync_interval otherwise; and no longer than the event
-// stream's own retry while it is down.
+// stuckAfter), otherwise until the periodic full listing is due (however
+// many events came since the last one: they re-list only what they name);
+// and no longer than the event stream's own retry while it is down.
 func (w *watcher) nextDelay(ls *loopState) time.Duration {
 	idle := time.Duration(w.opts.ResyncInterval)
-	d := idle
+	d := max(0, idle-w.now().Sub(ls.lastFull))
 	switch {
 	case ls.failures > 0:
 		d = backoff(ls.failures)
@@ -329,10 +360,11 @@ func (w *watcher) nextDelay(ls *loopState) time.Duration {
 		if ls.convergingSince.IsZero() {
 			ls.convergingSince = w.now()
 		}
-		d = time.Duration(w.opts.ConvergeInterval)
+		c := time.Duration(w.opts.ConvergeInterval)
 		if w.now().Sub(ls.convergingSince) > stuckAfter {
-			d = max(d, stuckInterval)
+			c = max(c, stuckInterval)
 		}
+		d = min(d, c)
 	default:
 		ls.convergingSince = time.Time{}
 	}

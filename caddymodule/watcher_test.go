@@ -422,3 +422,70 @@ func TestNetworksListedWhenSaid(t *testing.T) {
 		}
 	}
 }
+
+// TestEventRelistsTheServicesItNames is issue 14: a service event re-lists
+// the service it names and its tasks, and nothing else, whether the
+// service was updated, created or removed.
+func TestEventRelistsTheServicesItNames(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	fe.services = append(fe.services, swarmService("other", enabled("faas.path", "/other")))
+	fe.tasks = append(fe.tasks, swarmTask("other", "10.0.1.20"))
+	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no full listing after the event stream opened")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+
+	onlyFor := func(n int, id string) {
+		t.Helper()
+		for _, c := range fe.callsSince(n) {
+			call, f := callFilters(t, c)
+			switch {
+			case call == "GET /services" && slices.Equal(f.Get("id"), []string{id}):
+			case call == "GET /tasks" && slices.Equal(f.Get("service"), []string{id}):
+			default:
+				t.Errorf("the event of service %s caused the call %s", id, c)
+			}
+		}
+	}
+	n := fe.callTotal()
+	fe.updateService("s", func(fe *fakeEngine) {
+		fe.services[0].Spec.Mode.Replicated.Replicas = ptr(uint64(2))
+		fe.tasks = append(fe.tasks, swarmTask("s", "10.0.1.11"))
+	})
+	waitUpstreams(t, w, time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
+	onlyFor(n, "s")
+
+	n = fe.callTotal()
+	fe.updateService("new", func(fe *fakeEngine) {
+		fe.services = append(fe.services, swarmService("new", enabled("faas.path", "/new")))
+		fe.tasks = append(fe.tasks, swarmTask("new", "10.0.1.30"))
+	})
+	waitRoute(t, w, "/new", true)
+	onlyFor(n, "new")
+
+	n = fe.callTotal()
+	fe.updateService("s", func(fe *fakeEngine) {
+		fe.services = slices.DeleteFunc(fe.services, func(s swarm.Service) bool { return s.ID == "s" })
+		fe.tasks = slices.DeleteFunc(fe.tasks, func(t swarm.Task) bool { return t.ServiceID == "s" })
+	})
+	waitRoute(t, w, "/s", false)
+	onlyFor(n, "s")
+	if r := w.table().match("", "/other"); r == nil || len(r.Upstreams) != 1 {
+		t.Errorf("route /other = %v after events of other services, want its one replica", r)
+	}
+}
+
+// waitRoute waits until a route claims path (or none does).
+func waitRoute(t *testing.T, w *watcher, path string, present bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); (w.table().match("", path) != nil) != present; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("route for %s present = %v after 1s, want %v", path, !present, present)
+		}
+	}
+}
