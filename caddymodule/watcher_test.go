@@ -489,3 +489,33 @@ func waitRoute(t *testing.T, w *watcher, path string, present bool) {
 		}
 	}
 }
+
+// TestFullListingNotStarvedByEvents: events re-list only what they name,
+// so the periodic full listing (the safety net for a missed event) must
+// come every resync_interval however often events come.
+func TestFullListingNotStarvedByEvents(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	d := testDiscovery(fe)
+	d.ResyncInterval = caddy.Duration(200 * time.Millisecond)
+	w, _ := startTestWatcher(t, fe, d)
+	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	time.Sleep(100 * time.Millisecond)
+
+	full := func(n int) int {
+		k := 0
+		for _, c := range fe.callsSince(n) {
+			if call, f := callFilters(t, c); call == "GET /services" && !f.Contains("id") {
+				k++
+			}
+		}
+		return k
+	}
+	n := fe.callTotal()
+	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(20 * time.Millisecond) {
+		fe.updateService("s", func(*fakeEngine) {})
+	}
+	if k := full(n); k < 3 {
+		t.Errorf("%d full listings in 1s of an event every 20ms, want at least 3 (resync_interval 200ms)", k)
+	}
+}
