@@ -261,14 +261,15 @@ func wantsNoReplica(svc *swarm.Service) bool {
 // listing.
 func (st swarmState) withServices(ids []string, services []swarm.Service, tasks []swarm.Task) swarmState {
 	out := st.withTasksOf(ids, tasks)
+	set := idSet(ids)
 	out.Services = make([]swarm.Service, 0, len(st.Services)+len(services))
 	for _, s := range st.Services {
-		if !slices.Contains(ids, s.ID) {
+		if !set[s.ID] {
 			out.Services = append(out.Services, s)
 		}
 	}
 	for _, s := range services {
-		if slices.Contains(ids, s.ID) {
+		if set[s.ID] {
 			out.Services = append(out.Services, s)
 		}
 	}
@@ -279,17 +280,26 @@ func (st swarmState) withServices(ids []string, services []swarm.Service, tasks 
 // are replaced by tasks: how a re-list of some services' tasks updates the
 // last full listing.
 func (st swarmState) withTasksOf(serviceIDs []string, tasks []swarm.Task) swarmState {
+	set := idSet(serviceIDs)
 	out := st
 	out.Tasks = make([]swarm.Task, 0, len(st.Tasks)+len(tasks))
 	for _, t := range st.Tasks {
-		if !slices.Contains(serviceIDs, t.ServiceID) {
+		if !set[t.ServiceID] {
 			out.Tasks = append(out.Tasks, t)
 		}
 	}
 	for _, t := range tasks {
-		if slices.Contains(serviceIDs, t.ServiceID) {
+		if set[t.ServiceID] {
 			out.Tasks = append(out.Tasks, t)
 		}
 	}
 	return out
+}
+
+func idSet(ids []string) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }
