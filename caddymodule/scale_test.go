@@ -43,9 +43,13 @@ const (
 	updateReplicas = scaleReplicas
 	// A rolling update replaces one replica at a time (parallelism 1,
 	// stop-first, the defaults): the old task is told to stop, the new one
-	// starts, and runs after replicaTakes.
-	replicaTakes = 2 * time.Second
-	stopTakes    = 500 * time.Millisecond
+	// starts, and runs after replicaTakes. The first replica is replaced
+	// firstReplicaAfter the update's event, so that the replicas' changes
+	// do not fall on the gateway's polls (which would make every join and
+	// drop look instant).
+	replicaTakes      = 2 * time.Second
+	stopTakes         = 500 * time.Millisecond
+	firstReplicaAfter = 130 * time.Millisecond
 )
 
 // scaleEngine answers the listings the watcher makes from JSON encoded
@@ -267,7 +271,7 @@ func (se *scaleEngine) rollingUpdate(i int, at time.Duration) {
 	s := se.services[i]
 	s.tasks = s.tasks[:0]
 	for r := range updateReplicas {
-		start := time.Duration(r) * replicaTakes
+		start := replicaStart(r)
 		switch {
 		case at < start: // not replaced yet
 			s.tasks = append(s.tasks, se.task(i, r, swarm.TaskStateRunning, swarm.TaskStateRunning))
@@ -296,7 +300,10 @@ func (se *scaleEngine) rollingUpdate(i int, at time.Duration) {
 	s.encode()
 }
 
-func updateTakes() time.Duration { return updateReplicas * replicaTakes }
+func updateTakes() time.Duration { return replicaStart(updateReplicas) }
+
+// replicaStart is when the update of replica r begins.
+func replicaStart(r int) time.Duration { return firstReplicaAfter + time.Duration(r)*replicaTakes }
 
 // simGateway is one gateway's watcher, driven by the simulation: its timer
 // and its events come from the virtual clock, not from a goroutine.
@@ -386,11 +393,49 @@ func steadyWithEvents(t testing.TB, g *simGateway, se *scaleEngine) scaleResult 
 	return scaleResult{calls: c1 - c0, bytes: b1 - b0, took: time.Minute}
 }
 
+// replicaLatency records, for the replicas of a rolling update, when the
+// gateway's table took in each new one after it ran (join) and let go of
+// each old one after it was told to stop (drop), in virtual time.
+type replicaLatency struct {
+	joined, dropped map[int]time.Duration // by replica
+}
+
+// observe notes which replicas of service i the table holds at time at.
+func (l *replicaLatency) observe(g *simGateway, i int, at time.Duration) {
+	var ups []string
+	if r := g.w.table().match("", fmt.Sprintf("/svc%04d", i)); r != nil {
+		ups = r.Upstreams
+	}
+	n := i % scaleNetworks
+	addr := func(j int) string { return fmt.Sprintf("10.%d.%d.%d:8080", n+1, i/scaleNetworks+1, j+2) }
+	for r := range updateReplicas {
+		start := replicaStart(r)
+		if _, ok := l.joined[r]; !ok && at >= start+replicaTakes && slices.Contains(ups, addr(r+updateReplicas)) {
+			l.joined[r] = at - start - replicaTakes
+		}
+		if _, ok := l.dropped[r]; !ok && at >= start && !slices.Contains(ups, addr(r)) {
+			l.dropped[r] = at - start
+		}
+	}
+}
+
+// worst returns the longest join and drop.
+func (l *replicaLatency) worst() (join, drop time.Duration) {
+	for _, d := range l.joined {
+		join = max(join, d)
+	}
+	for _, d := range l.dropped {
+		drop = max(drop, d)
+	}
+	return join, drop
+}
+
 // rollingUpdateRun runs a gateway through the rolling update of service i,
 // from its first event until the gateway sees it converged, and returns
-// the cost and the calls made by converge polls (timer-driven listings
-// while the update ran).
-func rollingUpdateRun(t testing.TB, g *simGateway, se *scaleEngine, i int) (scaleResult, []string) {
+// the cost, the calls made by converge polls (timer-driven listings while
+// the update ran) and the replicas' join and drop latencies.
+func rollingUpdateRun(t testing.TB, g *simGateway, se *scaleEngine, i int) (scaleResult, []string, *replicaLatency) {
+	lat := &replicaLatency{joined: map[int]time.Duration{}, dropped: map[int]time.Duration{}}
 	c0, b0 := se.counters()
 	t0 := g.now                              // the update starts now
 	evs := []time.Duration{0, updateTakes()} // update started, completed
@@ -412,10 +457,14 @@ func rollingUpdateRun(t testing.TB, g *simGateway, se *scaleEngine, i int) (scal
 		if g.ls.failures > 0 {
 			t.Fatalf("listing failed at %v", at)
 		}
+		lat.observe(g, i, at)
 		next = at + g.nextDelay()
 		if at >= updateTakes() && !g.ls.report.converging() {
 			c1, b1 := se.counters()
-			return scaleResult{calls: c1 - c0, bytes: b1 - b0, took: at}, polls
+			if len(lat.joined) != updateReplicas || len(lat.dropped) != updateReplicas {
+				t.Fatalf("replicas joined %v, dropped %v, want all %d", lat.joined, lat.dropped, updateReplicas)
+			}
+			return scaleResult{calls: c1 - c0, bytes: b1 - b0, took: at}, polls, lat
 		}
 		if at > 3*updateTakes() {
 			t.Fatal("the update never converged")
@@ -458,7 +507,8 @@ func TestScaleSimulation(t *testing.T) {
 
 	steady := steadyMinute(g, se)
 	busy := steadyWithEvents(t, g, se)
-	upd, polls := rollingUpdateRun(t, g, se, 0)
+	upd, polls, lat := rollingUpdateRun(t, g, se, 0)
+	join, drop := lat.worst()
 	runtime.KeepAlive(g)
 
 	sc, sb := steady.perSecond()
@@ -481,6 +531,7 @@ func TestScaleSimulation(t *testing.T) {
 	row("update: calls until converged", upd.calls)
 	row("update: bytes until converged", upd.bytes)
 	row("update: bytes per second", fmt.Sprintf("%.0f", ub))
+	row("update: worst join, drop (virtual)", fmt.Sprintf("%v, %v", join, drop))
 	row(fmt.Sprintf("%d gateways, steady: requests/s", scaleGateways), fmt.Sprintf("%.1f", sc*scaleGateways))
 	row(fmt.Sprintf("%d gateways, steady: MB/s", scaleGateways), fmt.Sprintf("%.2f", sb*scaleGateways/1e6))
 	bc, bb := busy.perSecond()
@@ -514,6 +565,10 @@ func TestScaleSimulation(t *testing.T) {
 	}
 	if len(polls) == 0 {
 		t.Error("no re-list while the service converged")
+	}
+	// Every converge_interval, as before: a replica joins or drops within one.
+	if limit := time.Duration(g.w.opts.ConvergeInterval); join > limit || drop > limit {
+		t.Errorf("worst join %v, drop %v, want both within converge_interval %v", join, drop, limit)
 	}
 	if ub*20 > beforeUpdateBytesPerSecond {
 		t.Errorf("during the update %.0f bytes/s, want at most a 20th of the %d before issue 14", ub, beforeUpdateBytesPerSecond)
