@@ -332,13 +332,14 @@ func TestConvergingRelistAsksOnlyForConverging(t *testing.T) {
 	fe.tasks = append(fe.tasks, swarmTask("settled", "10.0.1.20"), swarmTask("unlabelled", "10.0.1.30"))
 	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	// The listing that follows the event stream's opening is a full one.
-	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /events") == 0; time.Sleep(5 * time.Millisecond) {
+	// The listing that follows the event stream's opening is a full one,
+	// networks included: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the event stream was not opened")
+			t.Fatal("no full listing after the event stream opened")
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
 
 	n := fe.callTotal()
 	time.Sleep(400 * time.Millisecond) // about eight converge_intervals
