@@ -121,11 +121,48 @@ func (f *Filter) labelled(svc map[string]any) bool {
 
 func (f *Filter) enableLabel() string { return f.LabelPrefix + ".enable" }
 
+// askedServiceIDs returns the service IDs a task listing is filtered by, or
+// none when it is not filtered by service, or by anything but full IDs
+// (dockerd also takes names there, which an id filter would not match).
+func askedServiceIDs(r *http.Request) []string {
+	args, err := filters.FromJSON(r.URL.Query().Get("filters"))
+	if err != nil {
+		return nil
+	}
+	ids := args.Get("service")
+	for _, id := range ids {
+		if !isServiceID(id) {
+			return nil
+		}
+	}
+	return ids
+}
+
+// isServiceID reports whether s is a full swarm object ID: 25 characters,
+// lower-case letters and digits.
+func isServiceID(s string) bool {
+	if len(s) != 25 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // labelledServiceIDs lists the labelled services with a second call
 // through next (the same proxy, so the same dockerd), and returns their
 // IDs; or, when dockerd refuses that call, its answer.
 func (f *Filter) labelledServiceIDs(r *http.Request, next caddyhttp.Handler, version string) (map[string]bool, *captured, error) {
-	args, err := filters.ToJSON(filters.NewArgs(filters.Arg("label", f.enableLabel())))
+	want := filters.NewArgs(filters.Arg("label", f.enableLabel()))
+	// A task listing of some services (the gateway's converge polls) needs
+	// only those: dockerd then lists a few services, not every labelled one.
+	for _, id := range askedServiceIDs(r) {
+		want.Add("id", id)
+	}
+	args, err := filters.ToJSON(want)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding the service filter: %w", err)
 	}

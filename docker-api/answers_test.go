@@ -453,3 +453,31 @@ func (s *streamRecorder) body() string {
 	defer s.mu.Unlock()
 	return s.Body.String()
 }
+
+// TestTasksOfSomeServices: a task listing filtered by service IDs (the
+// gateway's converge polls) makes docker-api list only those services,
+// not every labelled one; names instead of IDs keep the full list.
+func TestTasksOfSomeServices(t *testing.T) {
+	const id = "abcdefghijklmnopqrstuvwxy"
+	for _, tt := range []struct {
+		name, services string
+		wantIDs        []string
+	}{
+		{name: "by ID", services: `"` + id + `":true`, wantIDs: []string{id}},
+		{name: "by name", services: `"faas_multiply":true`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newFakeDockerd(t)
+			get(t, d, "/v1.41/tasks?filters="+url.QueryEscape(`{"desired-state":{"running":true},"service":{`+tt.services+`}}`))
+			for _, c := range d.allCalls() {
+				if !strings.HasSuffix(c.Path, "/services") {
+					continue
+				}
+				args, err := filters.FromJSON(c.Query().Get("filters"))
+				if err != nil || !args.ExactMatch("label", "faas.enable") || !slices.Equal(args.Get("id"), tt.wantIDs) {
+					t.Errorf("service list filters %q, want label=faas.enable and ids %v", c.Query().Get("filters"), tt.wantIDs)
+				}
+			}
+		})
+	}
+}
