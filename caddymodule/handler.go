@@ -61,11 +61,6 @@ type SwarmRoute struct {
 	// the swarm waits for it. A request still waiting then gets a 503
 	// with Retry-After, never a 404. Default: 5s
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
-
-	// serving is the watcher requests read. Unlike Discovery's, it is
-	// kept after Cleanup, which runs on a reload while this config's
-	// requests may still be in flight.
-	serving *watcher
 }
 
 // defaultReadyTimeout is the default of ready_timeout.
@@ -88,11 +83,7 @@ func (sr *SwarmRoute) Provision(caddy.Context) error {
 	if sr.ReadyTimeout < 0 {
 		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(sr.ReadyTimeout))
 	}
-	if err := sr.attach(); err != nil {
-		return err
-	}
-	sr.serving = sr.watcher
-	return nil
+	return sr.attach()
 }
 
 // Cleanup releases the shared watcher; the last user stops it.
@@ -100,7 +91,7 @@ func (sr *SwarmRoute) Cleanup() error { return sr.detach() }
 
 // ServeHTTP routes the request to the service that claims its path.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if err := awaitSync(r, sr.serving, time.Duration(sr.ReadyTimeout)); err != nil {
+	if err := awaitSync(r, sr.watcher, time.Duration(sr.ReadyTimeout)); err != nil {
 		if errors.Is(err, errNotSynced) {
 			return writeUnavailable(w, "503 service unavailable: the gateway has not listed the swarm yet\n")
 		}
@@ -111,7 +102,7 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	}
 
 	cleaned := cleanPath(r.URL.Path)
-	rt := sr.serving.table().match(r.Host, matchKey(cleaned))
+	rt := sr.watcher.table().match(r.Host, matchKey(cleaned))
 	if rt == nil {
 		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}

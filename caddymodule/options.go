@@ -76,8 +76,12 @@ type Discovery struct {
 	// Default: false
 	PollOnly bool `json:"poll_only,omitempty"`
 
-	// watcher is the shared watcher these options attached to.
+	// watcher is the shared watcher these options attached to. It is set
+	// once, by Provision, and never cleared: requests of an old config may
+	// still be running (retrying, say) after Caddy cleaned it up.
 	watcher *watcher
+	// released is set when Cleanup has given the watcher back.
+	released bool
 }
 
 // Defaults.

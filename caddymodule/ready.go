@@ -49,10 +49,6 @@ const retryAfter = "1"
 // EXPERIMENTAL: Subject to change.
 type SwarmReady struct {
 	Discovery
-
-	// serving is the watcher requests read, kept after Cleanup (see
-	// SwarmRoute's).
-	serving *watcher
 }
 
 // CaddyModule returns the Caddy module information.
@@ -65,13 +61,7 @@ func (SwarmReady) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (sr *SwarmReady) Provision(caddy.Context) error {
-	if err := sr.attach(); err != nil {
-		return err
-	}
-	sr.serving = sr.watcher
-	return nil
-}
+func (sr *SwarmReady) Provision(caddy.Context) error { return sr.attach() }
 
 // Cleanup releases the shared watcher; the last user stops it.
 func (sr *SwarmReady) Cleanup() error { return sr.detach() }
@@ -83,7 +73,7 @@ func (sr *SwarmReady) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyh
 	case shuttingDown(r):
 		w.Header().Set("Connection", "close")
 		return writeUnavailable(w, "503 not ready: shutting down\n")
-	case !synced(sr.serving):
+	case !synced(sr.watcher):
 		return writeUnavailable(w, "503 not ready: the swarm has not been listed yet\n")
 	}
 	return writeText(w, http.StatusOK, "200 ready\n")

@@ -37,12 +37,14 @@ func (d *Discovery) attach() error {
 }
 
 // detach releases the shared watcher; the last user stops it. It is safe
-// after a failed or absent attach.
+// after a failed or absent attach, and more than once. The watcher stays
+// readable: a released watcher keeps its last table, so requests still in
+// flight finish with it.
 func (d *Discovery) detach() error {
-	if d.watcher == nil {
+	if d.watcher == nil || d.released {
 		return nil
 	}
-	d.watcher = nil
+	d.released = true
 	_, err := watchers.Delete(d.key())
 	return err
 }

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -287,6 +288,14 @@ func TestWatcherSharedAcrossReloadAndStoppedOnCleanup(t *testing.T) {
 	case <-w.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watcher did not stop after its last user was cleaned up")
+	}
+	// A request of the old config still in flight (a retry, say) reads the
+	// watcher after Cleanup: it gets the last routes, not a nil pointer.
+	if _, err := old1.GetUpstreams(httptest.NewRequest("GET", "/s/x", nil)); err != nil {
+		t.Errorf("GetUpstreams after Cleanup: %v", err)
+	}
+	if err := old1.Cleanup(); err != nil {
+		t.Errorf("a second Cleanup: %v", err)
 	}
 	// Cleanup after a failed or absent Provision is harmless.
 	if err := (&SwarmUpstreams{}).Cleanup(); err != nil {
