@@ -2,12 +2,14 @@
 // Swarm services by path prefix, discovering the services and their
 // running replicas from service labels through the Docker Engine API.
 //
-// Files: upstreams.go and handler.go are the two Caddy modules, options.go
-// and caddyfile.go their options and Caddyfile syntax; labels.go reads a
-// service's labels, build.go and networks.go build the route table that
-// table.go holds and matches requests against; docker.go makes every
-// Docker API call, for watcher.go (with stream.go, kicks.go, changes.go),
-// which keeps the table current and is shared through shared.go.
+// Files: upstreams.go, handler.go, ready.go, matcher.go and permission.go
+// are the Caddy modules (`dynamic swarm`, `swarm_route`, `swarm_ready`,
+// `swarm_host`, `permission swarm`), options.go and caddyfile.go their
+// options and Caddyfile syntax; labels.go and hosts.go read a service's
+// labels, build.go and networks.go build the route table that table.go
+// holds and matches requests against; docker.go makes every Docker API
+// call, for watcher.go (with stream.go, kicks.go, changes.go), which keeps
+// the table current and is shared through shared.go.
 package caddymodule
 
 // This file holds the `swarm` upstream source of reverse_proxy.
