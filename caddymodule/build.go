@@ -261,18 +261,7 @@ func wantsNoReplica(svc *swarm.Service) bool {
 // listing.
 func (st swarmState) withServices(ids []string, services []swarm.Service, tasks []swarm.Task) swarmState {
 	out := st.withTasksOf(ids, tasks)
-	set := idSet(ids)
-	out.Services = make([]swarm.Service, 0, len(st.Services)+len(services))
-	for _, s := range st.Services {
-		if !set[s.ID] {
-			out.Services = append(out.Services, s)
-		}
-	}
-	for _, s := range services {
-		if set[s.ID] {
-			out.Services = append(out.Services, s)
-		}
-	}
+	out.Services = replaced(st.Services, services, idSet(ids), func(s swarm.Service) string { return s.ID })
 	return out
 }
 
@@ -280,17 +269,23 @@ func (st swarmState) withServices(ids []string, services []swarm.Service, tasks 
 // are replaced by tasks: how a re-list of some services' tasks updates the
 // last full listing.
 func (st swarmState) withTasksOf(serviceIDs []string, tasks []swarm.Task) swarmState {
-	set := idSet(serviceIDs)
 	out := st
-	out.Tasks = make([]swarm.Task, 0, len(st.Tasks)+len(tasks))
-	for _, t := range st.Tasks {
-		if !set[t.ServiceID] {
-			out.Tasks = append(out.Tasks, t)
+	out.Tasks = replaced(st.Tasks, tasks, idSet(serviceIDs), func(t swarm.Task) string { return t.ServiceID })
+	return out
+}
+
+// replaced returns old without the items whose id is in set, followed by
+// the items of fresh whose id is.
+func replaced[T any](old, fresh []T, set map[string]bool, id func(T) string) []T {
+	out := make([]T, 0, len(old)+len(fresh))
+	for _, x := range old {
+		if !set[id(x)] {
+			out = append(out, x)
 		}
 	}
-	for _, t := range tasks {
-		if set[t.ServiceID] {
-			out.Tasks = append(out.Tasks, t)
+	for _, x := range fresh {
+		if set[id(x)] {
+			out = append(out, x)
 		}
 	}
 	return out

@@ -116,12 +116,7 @@ func TestKicksAreBoundedPerService(t *testing.T) {
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
 	// The event stream opens after the first listing, and a second listing
 	// follows: wait for it, so that only the kicks cause what comes next.
-	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no listing after the event stream opened")
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
+	waitStreamListing(t, fe)
 
 	n := fe.callTotal()
 	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; time.Sleep(5 * time.Millisecond) {

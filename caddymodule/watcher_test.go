@@ -343,12 +343,7 @@ func TestConvergingRelistAsksOnlyForConverging(t *testing.T) {
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
 	// The listing that follows the event stream's opening is a full one,
 	// networks included: wait for it.
-	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no full listing after the event stream opened")
-		}
-	}
-	time.Sleep(20 * time.Millisecond)
+	waitStreamListing(t, fe)
 
 	n := fe.callTotal()
 	time.Sleep(400 * time.Millisecond) // about eight converge_intervals
@@ -398,12 +393,7 @@ func TestNetworksListedWhenSaid(t *testing.T) {
 	seed(fe, nil, "10.0.1.10")
 	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no full listing after the event stream opened")
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
+	waitStreamListing(t, fe)
 	nets := func() int { return fe.callCount("GET /networks") }
 
 	before := nets()
@@ -443,12 +433,7 @@ func TestEventRelistsTheServicesItNames(t *testing.T) {
 	fe.tasks = append(fe.tasks, swarmTask("other", "10.0.1.20"))
 	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
 	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no full listing after the event stream opened")
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
+	waitStreamListing(t, fe)
 
 	onlyFor := func(n int, id string) {
 		t.Helper()
@@ -528,4 +513,17 @@ func TestFullListingNotStarvedByEvents(t *testing.T) {
 	if k := full(n); k < 3 {
 		t.Errorf("%d full listings in 1s of an event every 20ms, want at least 3 (resync_interval 200ms)", k)
 	}
+}
+
+// waitStreamListing waits for the full listing that follows the event
+// stream's opening (the second one to list networks), so that what a test
+// counts next is caused by what it does.
+func waitStreamListing(t *testing.T, fe *fakeEngine) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); fe.callCount("GET /networks") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no full listing after the event stream opened")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
 }
