@@ -96,7 +96,7 @@ func parseLabels(labels map[string]string, prefix, name, defaultLB string) (serv
 
 	// The service-level labels: its one route, or the defaults of its
 	// named routes.
-	base, err := l.route("", routeConfig{Prefix: "/" + name, Port: defaultPort, Strip: true})
+	base, pathSet, err := l.route("", routeConfig{Prefix: "/" + name, Port: defaultPort, Strip: true}, false)
 	if err != nil {
 		return cfg, err
 	}
@@ -118,7 +118,7 @@ func parseLabels(labels map[string]string, prefix, name, defaultLB string) (serv
 		return cfg, nil
 	}
 	for _, rn := range names {
-		r, err := l.route(labelRoutes+"."+rn+".", base)
+		r, _, err := l.route(labelRoutes+"."+rn+".", base, pathSet)
 		if err == nil && !validRouteName(rn) {
 			err = fmt.Errorf("route name %q: want lower-case letters, digits, - and _", rn)
 		}
@@ -160,53 +160,37 @@ func (l labelReader) boolean(name string, def bool) (bool, error) {
 
 // route reads the route labels under sub ("" for the service level,
 // "routes.<name>." for a named route), each unset one taking its value from
-// def. With hosts and no path of its own, a route claims the whole host
-// unless def's path was set by a label.
-func (l labelReader) route(sub string, def routeConfig) (routeConfig, error) {
+// def. pathSet says whether def's prefix came from a path label: if not, a
+// route with hosts and no path label of its own claims the whole host. It
+// returns whether the route's prefix came from a path label.
+func (l labelReader) route(sub string, def routeConfig, pathSet bool) (routeConfig, bool, error) {
 	r := def
 	if v, ok := l.get(sub + labelHost); ok {
 		hosts, err := parseHosts(v)
 		if err != nil {
-			return r, fmt.Errorf("label %s%s%s=%q: %w", l.prefix, sub, labelHost, v, err)
+			return r, pathSet, fmt.Errorf("label %s%s%s=%q: %w", l.prefix, sub, labelHost, v, err)
 		}
 		r.Hosts = hosts
 	}
-	pathLabel, hasPath := l.get(sub + labelPath)
-	if !hasPath && sub != "" {
-		pathLabel, hasPath = l.get(labelPath)
-	}
-	switch {
-	case hasPath:
-		p, err := normalizePrefix(pathLabel)
+	if v, ok := l.get(sub + labelPath); ok {
+		p, err := normalizePrefix(v)
 		if err != nil {
-			return r, fmt.Errorf("label %s%s=%q: %w", l.prefix, firstSet(l, sub, labelPath), pathLabel, err)
+			return r, pathSet, fmt.Errorf("label %s%s%s=%q: %w", l.prefix, sub, labelPath, v, err)
 		}
-		r.Prefix = p
-	case len(r.Hosts) > 0:
+		r.Prefix, pathSet = p, true
+	} else if !pathSet && len(r.Hosts) > 0 {
 		r.Prefix = "/"
 	}
 	if v, ok := l.get(sub + labelPort); ok {
 		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
 		if err != nil || port == 0 {
-			return r, fmt.Errorf("label %s%s%s=%q: want a port number from 1 to 65535", l.prefix, sub, labelPort, v)
+			return r, pathSet, fmt.Errorf("label %s%s%s=%q: want a port number from 1 to 65535", l.prefix, sub, labelPort, v)
 		}
 		r.Port = uint16(port)
 	}
 	strip, err := l.boolean(sub+labelStrip, r.Strip)
-	if err != nil {
-		return r, err
-	}
 	r.Strip = strip
-	return r, nil
-}
-
-// firstSet names the label a route's value came from: its own, else the
-// service-level one.
-func firstSet(l labelReader, sub, name string) string {
-	if _, ok := l.get(sub + name); ok {
-		return sub + name
-	}
-	return name
+	return r, pathSet, err
 }
 
 // routeNames returns the names of the routes declared as
