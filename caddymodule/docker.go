@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -121,9 +120,10 @@ func (l lister) services(ctx context.Context, ids []string) ([]swarm.Service, er
 		if err != nil {
 			return nil, err
 		}
+		asked := idSet(chunk)
 		for _, s := range list {
 			// dockerd matches IDs by prefix: keep exact matches only.
-			if chunk == nil || slices.Contains(chunk, s.ID) {
+			if chunk == nil || asked[s.ID] {
 				out = append(out, s)
 			}
 		}
