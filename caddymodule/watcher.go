@@ -219,7 +219,9 @@ func (w *watcher) eventsArrived(ctx context.Context, ls *loopState, m events.Mes
 // when they are due, builds a new table and swaps it in.
 func (w *watcher) resync(ctx context.Context, ls *loopState) {
 	w.refresh(ctx, ls, true, func(ctx context.Context) (swarmState, error) {
-		return w.lister.listAll(ctx, &ls.nets, w.networksDue(ls))
+		st, err := w.lister.listAll(ctx, &ls.nets, w.networksDue(ls))
+		st.LocalAddrs = w.localAddrs()
+		return st, err
 	})
 }
 
@@ -251,6 +253,7 @@ func (w *watcher) relistNetworks(ctx context.Context, ls *loopState) {
 	w.refresh(ctx, ls, false, func(ctx context.Context) (st swarmState, err error) {
 		st = ls.last
 		st.Networks, err = w.lister.networks(ctx, &ls.nets, st.Services, true)
+		st.LocalAddrs = w.localAddrs() // the gateway's own networks may have changed too
 		return st, err
 	})
 }
@@ -314,8 +317,9 @@ func (w *watcher) refresh(ctx context.Context, ls *loopState, full bool, list fu
 }
 
 // publish builds the table from st, swaps it in and logs what changed.
+// The gateway's own addresses are read again by full listings and network
+// re-lists; the re-lists of some services keep those of the last listing.
 func (w *watcher) publish(ls *loopState, st swarmState) {
-	st.LocalAddrs = w.localAddrs()
 	next, rep := buildTable(st, buildOptions{LabelPrefix: w.opts.LabelPrefix, Network: w.opts.Network, LB: w.opts.LB})
 	prev := w.current.Swap(next)
 	w.services.Store(&rep.services)
