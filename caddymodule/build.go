@@ -124,7 +124,7 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 				hosts = []string{""} // any host
 			}
 			for _, host := range hosts {
-				r := &route{Host: host, Prefix: rc.Prefix, Service: name, Name: rc.Name, Strip: rc.Strip, Upstreams: ups}
+				r := &route{Host: host, Prefix: rc.Prefix, Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups}
 				if !t.add(r) {
 					owner := t.lookup(host, rc.Prefix)
 					rep.problems[problemKey{name, rc.Name}] = fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner))

@@ -37,13 +37,22 @@ func (su *SwarmUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    label_prefix  <prefix>
 //	    ...
 //	    ready_timeout <duration>
+//	    policies      <name...>
 //	}
 func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return sr.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
-		if opt != "ready_timeout" {
-			return false, nil
+		switch opt {
+		case "ready_timeout":
+			return true, durationArg(d, &sr.ReadyTimeout)
+		case "policies":
+			names := d.RemainingArgs()
+			if len(names) == 0 {
+				return true, d.ArgErr()
+			}
+			sr.Policies = names
+			return true, nil
 		}
-		return true, durationArg(d, &sr.ReadyTimeout)
+		return false, nil
 	})
 }
 

@@ -18,6 +18,8 @@ func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildRep
 			l.Info("route added", logFields(r, zap.Int("replicas", len(r.Upstreams)))...)
 		case old.Service != r.Service:
 			l.Info("route changed service", logFields(r, zap.String("from", old.Service), zap.Int("replicas", len(r.Upstreams)))...)
+		case old.Policy != r.Policy:
+			l.Info("route changed policy", logFields(r, zap.String("from", old.Policy), zap.Int("replicas", len(r.Upstreams)))...)
 		case len(old.Upstreams) != len(r.Upstreams):
 			l.Info("replicas changed", logFields(r, zap.Int("from", len(old.Upstreams)), zap.Int("replicas", len(r.Upstreams)))...)
 		case !slices.Equal(old.Upstreams, r.Upstreams):
@@ -42,13 +44,16 @@ func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildRep
 
 // logFields are the log fields naming a route, then extra.
 func logFields(r *route, extra ...zap.Field) []zap.Field {
-	f := make([]zap.Field, 0, 4+len(extra))
+	f := make([]zap.Field, 0, 5+len(extra))
 	if r.Host != "" {
 		f = append(f, zap.String("host", r.Host))
 	}
 	f = append(f, zap.String("prefix", r.Prefix), zap.String("service", r.Service))
 	if r.Name != "" {
 		f = append(f, zap.String("route", r.Name))
+	}
+	if r.Policy != "" {
+		f = append(f, zap.String("policy", r.Policy))
 	}
 	return append(f, extra...)
 }

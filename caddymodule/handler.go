@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -50,6 +51,14 @@ const (
 // (Caddy's `shutdown_delay`), each response closes its connection, so
 // that clients reconnect, through their balancer, to another gateway.
 //
+// A route whose service chose a policy by label (`faas.policy`) is handled
+// by the named route of that name (`&(name) { ... }` in the Caddyfile,
+// the server's `named_routes` in JSON), compiled with what follows
+// swarm_route as its next handler, exactly as `invoke` would run it; the
+// request is prepared first, so a `dynamic swarm` in the policy proxies to
+// the same service. Only the policies listed in `policies` can be chosen:
+// a route asking for another is disabled (503, and one warning).
+//
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
 //
@@ -61,6 +70,18 @@ type SwarmRoute struct {
 	// the swarm waits for it. A request still waiting then gets a 503
 	// with Retry-After, never a 404. Default: 5s
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
+
+	// The policies that services may choose by label: names of the
+	// server's named routes (`named_routes`; `&(name)` blocks in the
+	// Caddyfile), each of lower-case letters, digits, - and _. In the
+	// Caddyfile, listing a name here attaches that named route to the
+	// server, as `invoke` does, and a name no `&(name)` block defines
+	// fails the load. A route that asks for a policy not listed here is
+	// disabled: its requests get a 503, and the first one logs a warning.
+	Policies []string `json:"policies,omitempty"`
+
+	policies *policySet
+	logger   *zap.Logger
 }
 
 // defaultReadyTimeout is the default of ready_timeout.
@@ -76,7 +97,13 @@ func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (sr *SwarmRoute) Provision(caddy.Context) error {
+func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
+	sr.logger = ctx.Logger()
+	ps, err := newPolicySet(sr.Policies)
+	if err != nil {
+		return err
+	}
+	sr.policies = ps
 	if sr.ReadyTimeout == 0 {
 		sr.ReadyTimeout = caddy.Duration(defaultReadyTimeout)
 	}
@@ -120,14 +147,20 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	// (RawPath, the client's encoding of it, is dropped).
 	r.URL.Path = cleaned
 	r.URL.RawPath = ""
+	if rt.Policy != "" {
+		return sr.policies.serve(w, r, rt, next, sr.logger)
+	}
 	return next.ServeHTTP(w, r)
 }
 
 // parseSwarmRoute sets up the handler from Caddyfile tokens.
 func parseSwarmRoute(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	sr := new(SwarmRoute)
-	err := sr.UnmarshalCaddyfile(h.Dispenser)
-	return sr, err
+	if err := sr.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	usePolicies(h, sr.Policies)
+	return sr, nil
 }
 
 // Interface guards

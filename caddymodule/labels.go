@@ -21,11 +21,12 @@ const (
 	labelLB      = "lb"
 	labelHost    = "host"
 	labelRoutes  = "routes"
+	labelPolicy  = "policy"
 )
 
 // routeFields are the labels a named route may set, under
 // `<prefix>.routes.<name>.`; the others are the service's.
-var routeFields = []string{labelHost, labelPath, labelPort, labelStrip}
+var routeFields = []string{labelHost, labelPath, labelPort, labelStrip, labelPolicy}
 
 // stackNamespaceLabel is set by `docker stack deploy` on every service it creates.
 const stackNamespaceLabel = "com.docker.stack.namespace"
@@ -67,6 +68,9 @@ type routeConfig struct {
 	Prefix string   // cleaned, starts with "/", no trailing slash unless it is "/"
 	Port   uint16
 	Strip  bool
+	// Policy names the Caddy named route (`&(name)`) that handles the
+	// route's requests, "" for what follows swarm_route.
+	Policy string
 }
 
 // routeProblem is a named route disabled by its labels.
@@ -119,7 +123,7 @@ func parseLabels(labels map[string]string, prefix, name, defaultLB string) (serv
 	}
 	for _, rn := range names {
 		r, _, err := l.route(labelRoutes+"."+rn+".", base, pathSet)
-		if err == nil && !validRouteName(rn) {
+		if err == nil && !validName(rn) {
 			err = fmt.Errorf("route name %q: want lower-case letters, digits, - and _", rn)
 		}
 		if err == nil {
@@ -188,6 +192,12 @@ func (l labelReader) route(sub string, def routeConfig, pathSet bool) (routeConf
 		}
 		r.Port = uint16(port)
 	}
+	if v, ok := l.get(sub + labelPolicy); ok {
+		r.Policy = strings.TrimSpace(v)
+		if !validName(r.Policy) {
+			return r, pathSet, fmt.Errorf("label %s%s%s=%q: want a policy name of lower-case letters, digits, - and _", l.prefix, sub, labelPolicy, v)
+		}
+	}
 	strip, err := l.boolean(sub+labelStrip, r.Strip)
 	r.Strip = strip
 	return r, pathSet, err
@@ -222,8 +232,9 @@ func (l labelReader) unknownFields(rn string) error {
 	return nil
 }
 
-// validRouteName reports whether a route name reads well in a label.
-func validRouteName(n string) bool {
+// validName reports whether a route or policy name reads well in a label
+// (and, for a policy, is a name Caddy's named routes take as it is).
+func validName(n string) bool {
 	if n == "" {
 		return false
 	}

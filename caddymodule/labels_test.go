@@ -76,6 +76,11 @@ func TestParseLabels(t *testing.T) {
 		{name: "bad strip", labels: map[string]string{"faas.enable": "true", "faas.strip_prefix": "maybe"}, svc: "x", wantErr: "faas.strip_prefix"},
 		{name: "empty network", labels: map[string]string{"faas.enable": "true", "faas.network": " "}, svc: "x", wantErr: "faas.network"},
 		{name: "bad lb", labels: map[string]string{"faas.enable": "true", "faas.lb": "dns"}, svc: "x", wantErr: "faas.lb"},
+		{name: "policy", labels: map[string]string{"faas.enable": "true", "faas.policy": " sticky "}, svc: "x",
+			want: serviceConfig{Enabled: true, LB: lbTasks, Routes: []routeConfig{{Prefix: "/x", Port: 80, Strip: true, Policy: "sticky"}}}},
+		{name: "empty policy", labels: map[string]string{"faas.enable": "true", "faas.policy": ""}, svc: "x", wantErr: "faas.policy"},
+		{name: "policy not a name", labels: map[string]string{"faas.enable": "true", "faas.policy": "sticky }"}, svc: "x", wantErr: `label faas.policy="sticky }": want a policy name`},
+		{name: "policy upper case", labels: map[string]string{"faas.enable": "true", "faas.policy": "Sticky"}, svc: "x", wantErr: "faas.policy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +185,18 @@ func TestParseRoutes(t *testing.T) {
 				"faas.routes.Caps.path", "/c"),
 			want:         []routeConfig{{Name: "good", Prefix: "/good", Port: 80, Strip: true}},
 			wantDisabled: map[string]string{"bad": "no scheme", "typo": `unknown route field "hots"`, "Caps": "route name"},
+		},
+		{
+			name: "named routes take the service's policy, or their own",
+			labels: on("faas.policy", "sticky",
+				"faas.routes.a.path", "/a",
+				"faas.routes.b.path", "/b", "faas.routes.b.policy", "grpc",
+				"faas.routes.c.path", "/c", "faas.routes.c.policy", "no/such"),
+			want: []routeConfig{
+				{Name: "a", Prefix: "/a", Port: 80, Strip: true, Policy: "sticky"},
+				{Name: "b", Prefix: "/b", Port: 80, Strip: true, Policy: "grpc"},
+			},
+			wantDisabled: map[string]string{"c": `label faas.routes.c.policy="no/such"`},
 		},
 	}
 	for _, tt := range tests {

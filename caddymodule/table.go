@@ -18,6 +18,9 @@ type route struct {
 	Service string // service name
 	Name    string // the route's name within its service, "" for the service-level route
 	Strip   bool
+	// Policy is the named route (`&(name)` in the Caddyfile) that handles
+	// the route's requests, "" for the handlers that follow swarm_route.
+	Policy string
 	// Upstreams are dial addresses (host:port), sorted, one per running task
 	// (or the service's virtual IP in vip mode).
 	Upstreams []string
