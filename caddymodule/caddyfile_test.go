@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,7 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 					Routes []struct {
 						Handle []map[string]any `json:"handle"`
 					} `json:"routes"`
+					NamedRoutes map[string]json.RawMessage `json:"named_routes"`
 				} `json:"servers"`
 			} `json:"http"`
 		} `json:"apps"`
@@ -136,9 +139,10 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	if err := json.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	var handlers []string
+	var handlers, policies []string
 	var source any
 	for _, srv := range cfg.Apps.HTTP.Servers {
+		policies = slices.AppendSeq(policies, maps.Keys(srv.NamedRoutes))
 		for _, r := range srv.Routes {
 			for _, h := range r.Handle {
 				handlers = append(handlers, h["handler"].(string))
@@ -151,5 +155,10 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	// The subroute is `handle /-/ready { swarm_ready }`.
 	if strings.Join(handlers, ",") != "subroute,swarm_route,reverse_proxy" || source != "swarm" || !strings.Contains(string(out), `"handler":"swarm_ready"`) {
 		t.Errorf("handlers = %v, upstream source = %v; want the readiness subroute (swarm_ready), swarm_route, then reverse_proxy with the swarm source\n%s", handlers, source, out)
+	}
+	// The shipped policies, attached to the server by swarm_route's list.
+	slices.Sort(policies)
+	if want := []string{"grpc", "private", "sticky", "stream"}; !slices.Equal(policies, want) {
+		t.Errorf("named routes = %v, want the shipped policies %v", policies, want)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // settings as the default Caddyfile, the one source of them; only where the
 // upstreams come from differs. It needs no Docker.
 func TestProxySettingsAgree(t *testing.T) {
-	want, err := proxySettings("../Caddyfile")
+	want, err := proxySettings("../Caddyfile", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestProxySettingsAgree(t *testing.T) {
 		t.Fatal("../Caddyfile: its reverse_proxy has no settings to compare")
 	}
 	for _, file := range []string{"testdata/reference.Caddyfile", "testdata/static.Caddyfile.tmpl", "../https/Caddyfile"} {
-		got, err := proxySettings(file)
+		got, err := proxySettings(file, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,22 +35,65 @@ func TestProxySettingsAgree(t *testing.T) {
 	}
 }
 
-// proxySettings returns the subdirectives of the first reverse_proxy in a
-// Caddyfile, one a line with its arguments ("transport http > dial_timeout
-// 1s" for a nested one), without where the upstreams come from: the
-// directive's own arguments and its dynamic subdirective.
-func proxySettings(file string) ([]string, error) {
+// TestPoliciesKeepRetries checks that each policy the default Caddyfile
+// ships with its own reverse_proxy retries and dials as the default route
+// does: a policy changes how a service is proxied, not how the gateway
+// rides through scaling and rolling updates.
+func TestPoliciesKeepRetries(t *testing.T) {
+	def, err := proxySettings("../Caddyfile", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shared []string
+	for _, s := range def {
+		for _, p := range []string{"lb_try_duration ", "lb_try_interval ", "fail_duration ", "transport http > dial_timeout "} {
+			if strings.HasPrefix(s, p) {
+				shared = append(shared, s)
+			}
+		}
+	}
+	if len(shared) != 4 {
+		t.Fatalf("the default route's retry settings: %v, want 4", shared)
+	}
+	for _, policy := range []string{"sticky", "grpc", "stream"} {
+		got, err := proxySettings("../Caddyfile", policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shared {
+			if !slices.Contains(got, s) {
+				t.Errorf("policy %s: reverse_proxy lacks the default's %q; it has\n  %s", policy, s, strings.Join(got, "\n  "))
+			}
+		}
+	}
+}
+
+// proxySettings returns the subdirectives of the first reverse_proxy of a
+// Caddyfile's sites (or, if namedRoute is set, of that named route), with
+// snippets imported, one a line with its arguments ("transport http >
+// dial_timeout 1s" for a nested one), sorted, without where the upstreams
+// come from: the directive's own arguments and its dynamic subdirective.
+func proxySettings(file, namedRoute string) ([]string, error) {
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := caddyfile.Tokenize(body, file)
+	blocks, err := caddyfile.Parse(file, body)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
+	var tokens []caddyfile.Token
+	for _, sb := range blocks {
+		if sb.IsNamedRoute != (namedRoute != "") || (namedRoute != "" && sb.GetKeysText()[0] != namedRoute) {
+			continue
+		}
+		for _, seg := range sb.Segments {
+			tokens = append(tokens, seg...)
+		}
+	}
 	i := slices.IndexFunc(tokens, func(tk caddyfile.Token) bool { return tk.Text == "reverse_proxy" })
 	if i < 0 {
-		return nil, fmt.Errorf("%s has no reverse_proxy", file)
+		return nil, fmt.Errorf("%s has no reverse_proxy (named route %q)", file, namedRoute)
 	}
 	d := caddyfile.NewDispenser(tokens[i:])
 	d.Next()
@@ -61,6 +104,7 @@ func proxySettings(file string) ([]string, error) {
 			settings = append(settings, s)
 		}
 	}
+	slices.Sort(settings)
 	return settings, nil
 }
 
