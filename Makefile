@@ -6,16 +6,17 @@ STACK          ?= faas
 PORT           ?= 8081
 GATEWAY_IMAGE  ?= faas-gateway/gateway:latest
 MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
+TESTSVC_IMAGE  ?= faas-gateway/testsvc:latest
 BUILDER_IMAGE  ?= faas-gateway/builder-base:local
 RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 # The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
-export STACK GATEWAY_IMAGE MULTIPLY_IMAGE
+export STACK GATEWAY_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image swarm status logs clean
+.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image testsvc-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -69,11 +70,16 @@ bench: images swarm
 	BENCH=full go test -count=1 -timeout 40m -v -run TestBench ./e2e
 	@cat build/bench.txt
 
-images: multiply-image gateway-image
+images: multiply-image testsvc-image gateway-image
 
 multiply-image:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/multiply/multiply ./multiply
 	docker build -q -f multiply/Dockerfile -t $(MULTIPLY_IMAGE) build/multiply
+
+## testsvc-image: the end-to-end tests' gRPC / WebSocket / streaming service (cmd/testsvc)
+testsvc-image:
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/testsvc/testsvc ./cmd/testsvc
+	docker build -q -f cmd/testsvc/Dockerfile -t $(TESTSVC_IMAGE) build/testsvc
 
 ## gateway-image: xcaddy.Dockerfile on locally made base images (online: make gateway-image BUILDER_IMAGE=caddy:2-builder RUNTIME_IMAGE=caddy:2)
 gateway-image: base-images
