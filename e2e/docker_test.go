@@ -38,11 +38,17 @@ const (
 	// scenarioHost is the host route multiply claims in the scenarios
 	// (testdata/scenarios.yml's SCENARIO_HOST), which their load goes through.
 	scenarioHost = "multiply.test"
+
+	// testsvcSv is testsvc in TestPolicies (testdata/policies.yml), whose
+	// gRPC route claims grpcHost (its GRPC_HOST).
+	testsvcSv = stackName + "_testsvc"
+	grpcHost  = "grpc.test"
 )
 
 var (
 	gatewayImage  = envOr("GATEWAY_IMAGE", "faas-gateway/gateway:latest")
 	multiplyImage = envOr("MULTIPLY_IMAGE", "faas-gateway/multiply:latest")
+	testsvcImage  = envOr("TESTSVC_IMAGE", "faas-gateway/testsvc:latest")
 	baseURL       = localURL(gatewayPort)
 )
 
@@ -156,6 +162,8 @@ func stackEnv() []string {
 	return []string{
 		"GATEWAY_IMAGE=" + gatewayImage,
 		"MULTIPLY_IMAGE=" + multiplyImage,
+		"TESTSVC_IMAGE=" + testsvcImage,
+		"GRPC_HOST=" + grpcHost,
 		"MULTIPLY_SERVICE=" + multiplySv,
 		"CERTS_DIR=" + certsDir,
 		fmt.Sprintf("GATEWAY_PORT=%d", gatewayPort),
