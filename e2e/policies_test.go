@@ -49,24 +49,23 @@ func TestPolicies(t *testing.T) {
 	})
 	// Every replica routed, so that spreads can be counted.
 	eventually(t, "3 multiply and 2 testsvc replicas answer", 2*time.Minute, func() error {
-		if n := len(replicasOf(t, http.DefaultClient, "/multiply/api/v1/add?x=10&y=25", 30)); n != 3 {
-			return fmt.Errorf("%d multiply replicas", n)
-		}
-		if n := len(replicasOf(t, http.DefaultClient, "/testsvc/id", 20)); n != 2 {
-			return fmt.Errorf("%d testsvc replicas", n)
+		for path, want := range map[string]int{"/multiply/api/v1/add?x=10&y=25": 3, "/testsvc/id": 2} {
+			if seen, err := replicasOf(httpClient, path, 10*want); err != nil || len(seen) != want {
+				return fmt.Errorf("%s: replicas %v, %v; want %d", path, seen, err, want)
+			}
 		}
 		return nil
 	})
 
 	t.Run("sticky: a cookie pins a client, a client without one spreads", func(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
-		pinned := replicasOf(t, &http.Client{Jar: jar, Timeout: 5 * time.Second}, "/sticky/api/v1/add?x=10&y=25", 100)
-		if len(pinned) != 1 {
-			t.Errorf("a client with a cookie jar reached %v, want one replica for all 100 requests", pinned)
+		pinned, err := replicasOf(&http.Client{Jar: jar, Timeout: 5 * time.Second}, "/sticky/api/v1/add?x=10&y=25", 100)
+		if err != nil || len(pinned) != 1 {
+			t.Errorf("a client with a cookie jar reached %v (%v), want one replica for all 100 requests", pinned, err)
 		}
-		spread := replicasOf(t, httpClient, "/sticky/api/v1/add?x=10&y=25", 100)
-		if len(spread) != 3 {
-			t.Errorf("a client without cookies reached %v, want all 3 replicas", spread)
+		spread, err := replicasOf(httpClient, "/sticky/api/v1/add?x=10&y=25", 100)
+		if err != nil || len(spread) != 3 {
+			t.Errorf("a client without cookies reached %v (%v), want all 3 replicas", spread, err)
 		}
 	})
 
@@ -163,14 +162,13 @@ func TestPolicies(t *testing.T) {
 
 // replicasOf sends n GETs of path through the gateway with client and
 // counts the answers by replica: multiply's Data.ServiceID or testsvc's
-// ServiceID. A failed request fails the test.
-func replicasOf(t *testing.T, client *http.Client, path string, n int) map[string]int {
-	t.Helper()
+// ServiceID.
+func replicasOf(client *http.Client, path string, n int) (map[string]int, error) {
 	seen := map[string]int{}
 	for range n {
 		resp, err := client.Get(baseURL + path)
 		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
+			return seen, err
 		}
 		var r struct {
 			ServiceID string
@@ -179,11 +177,11 @@ func replicasOf(t *testing.T, client *http.Client, path string, n int) map[strin
 		err = json.NewDecoder(resp.Body).Decode(&r)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
+			return seen, fmt.Errorf("GET %s: %d, %v", path, resp.StatusCode, err)
 		}
 		seen[r.ServiceID+r.Data.ServiceID]++
 	}
-	return seen
+	return seen, nil
 }
 
 // slowGet is a GET through the gateway that may take a minute.
