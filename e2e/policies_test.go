@@ -145,14 +145,20 @@ func TestPolicies(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan []loadgen.Record, 1)
 		go func() {
-			done <- loadgen.Run(ctx, loadgen.Config{BaseURL: baseURL, Prefix: "/sticky", Rate: 100, Duration: 3 * time.Minute})
+			done <- loadgen.Run(ctx, loadgen.Config{BaseURL: baseURL, Prefix: "/sticky", Rate: 100, Duration: 5 * time.Minute})
 		}()
+		// Both commands wait until the service has converged.
 		time.Sleep(2 * time.Second)
-		mustDocker(t, "service", "scale", multiplySv+"=5")
-		mustDocker(t, "service", "update", "--env-add", "POLICY_TEST=1", multiplySv)
+		_, err := docker(t, 2*time.Minute, "service", "scale", multiplySv+"=5")
+		if err == nil {
+			_, err = docker(t, 4*time.Minute, "service", "update", "--env-add", "POLICY_TEST=1", multiplySv)
+		}
 		time.Sleep(2 * time.Second)
 		cancel()
 		sum := loadgen.Summarize(<-done)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("through /sticky: %d requests, %d failed %v, p99 %v, replicas %d", sum.Sent, sum.Failed, sum.Errors, sum.P99, len(sum.PerReplica))
 		if sum.Sent < 500 || sum.Failed != 0 {
 			t.Errorf("%d of %d requests failed (%v), want none of at least 500", sum.Failed, sum.Sent, sum.Errors)
