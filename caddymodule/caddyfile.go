@@ -37,13 +37,18 @@ func (su *SwarmUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    label_prefix  <prefix>
 //	    ...
 //	    ready_timeout <duration>
+//	    no_metrics
 //	}
 func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return sr.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
-		if opt != "ready_timeout" {
-			return false, nil
+		switch opt {
+		case "ready_timeout":
+			return true, durationArg(d, &sr.ReadyTimeout)
+		case "no_metrics":
+			sr.NoMetrics = true
+			return true, noArg(d)
 		}
-		return true, durationArg(d, &sr.ReadyTimeout)
+		return false, nil
 	})
 }
 
@@ -104,10 +109,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 		case "api_timeout":
 			err = durationArg(d, &o.APITimeout)
 		case "poll_only":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
 			o.PollOnly = true
+			err = noArg(d)
 		default:
 			known := false
 			if own != nil {
@@ -130,6 +133,14 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 		return d.ArgErr()
 	}
 	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// noArg checks that the current subdirective, a flag, has no argument.
+func noArg(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}

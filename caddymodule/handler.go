@@ -61,6 +61,11 @@ type SwarmRoute struct {
 	// the swarm waits for it. A request still waiting then gets a 503
 	// with Retry-After, never a 404. Default: 5s
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
+
+	// Do not count this handler's requests in the per-route and
+	// per-replica metrics, the routes API and the status page (the
+	// discovery metrics stay). Default: false
+	NoMetrics bool `json:"no_metrics,omitempty"`
 }
 
 // defaultReadyTimeout is the default of ready_timeout.
@@ -76,14 +81,18 @@ func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (sr *SwarmRoute) Provision(caddy.Context) error {
+func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 	if sr.ReadyTimeout == 0 {
 		sr.ReadyTimeout = caddy.Duration(defaultReadyTimeout)
 	}
 	if sr.ReadyTimeout < 0 {
 		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(sr.ReadyTimeout))
 	}
-	return sr.attach()
+	if err := sr.attach(); err != nil {
+		return err
+	}
+	sr.watcher.registerMetrics(ctx)
+	return nil
 }
 
 // Cleanup releases the shared watcher; the last user stops it.
@@ -120,7 +129,50 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	// (RawPath, the client's encoding of it, is dropped).
 	r.URL.Path = cleaned
 	r.URL.RawPath = ""
-	return next.ServeHTTP(w, r)
+	if sr.NoMetrics || rt.meter == nil {
+		return next.ServeHTTP(w, r)
+	}
+	return sr.serveCounted(w, r, next, rt)
+}
+
+// upstreamPlaceholder is where reverse_proxy puts the address of the
+// upstream it tries, for every try: after it returns, the one that
+// answered.
+const upstreamPlaceholder = "http.reverse_proxy.upstream.hostport"
+
+// serveCounted passes the request on and counts it on its route: its
+// status class and duration, and the replica that served it (the last one
+// reverse_proxy tried).
+func (sr *SwarmRoute) serveCounted(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *route) error {
+	start := time.Now()
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	err := next.ServeHTTP(rec, r)
+	status := rec.Status()
+	if err != nil {
+		status = http.StatusInternalServerError
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			status = he.StatusCode
+		}
+	} else if status == 0 {
+		status = http.StatusOK
+	}
+	rt.meter.observe(status, time.Since(start))
+	if err != nil {
+		return err
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return nil
+	}
+	if addr, ok := repl.GetString(upstreamPlaceholder); ok && !rt.meter.served(addr) {
+		// A retry may have gone to a replica that joined after the
+		// route was chosen: it is in the current table's route.
+		if cur := sr.watcher.table().lookup(rt.Host, rt.Prefix); cur != nil && cur.meter != nil {
+			cur.meter.served(addr)
+		}
+	}
+	return nil
 }
 
 // parseSwarmRoute sets up the handler from Caddyfile tokens.
