@@ -53,7 +53,7 @@ type watcher struct {
 
 	current  atomic.Pointer[routeTable]
 	services atomic.Pointer[map[string]serviceStatus] // by service name
-	report   atomic.Pointer[buildReport]               // of the current table
+	report   atomic.Pointer[buildReport]              // of the current table
 	kicks    kickSet
 	cancel   context.CancelFunc
 	done     chan struct{}
