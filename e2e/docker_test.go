@@ -30,6 +30,7 @@ const (
 	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
 	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
 	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
+	observePort = 18085 // the gateway's metrics and status page (testdata/observe.yml)
 
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
 	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)
@@ -164,6 +165,7 @@ func stackEnv() []string {
 		fmt.Sprintf("SVCNAME_PORT=%d", svcnamePort),
 		fmt.Sprintf("DIRECT_PORT=%d", directPort),
 		fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort),
+		fmt.Sprintf("OBSERVE_PORT=%d", observePort),
 	}
 }
 
