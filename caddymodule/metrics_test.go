@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -313,4 +315,27 @@ func zeroClasses() map[string]uint64 {
 		m[c] = 0
 	}
 	return m
+}
+
+// TestREADMEListsEveryMetric holds the README's table of metrics to what
+// the collector describes.
+func TestREADMEListsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	descs := make(chan *prometheus.Desc, 32)
+	new(collector).Describe(descs)
+	close(descs)
+	n := 0
+	for d := range descs {
+		n++
+		name := regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d.String())[1]
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README's Observability table lacks %s", name)
+		}
+	}
+	if got := strings.Count(string(readme), "| `faas_gateway_"); got != n {
+		t.Errorf("README lists %d metrics, the collector %d", got, n)
+	}
 }
