@@ -154,3 +154,51 @@ func BenchmarkServeHTTP(b *testing.B) {
 		})
 	}
 }
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmark measures the handler, not a recorder.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header       { return d.h }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+// BenchmarkRequestPath is swarm_route's work for one request, with the
+// per-route and per-replica metrics on (the default) and off: routing,
+// then counting the status, the duration and the replica that reverse_proxy
+// (here a handler that sets its placeholder) sent the request to.
+func BenchmarkRequestPath(b *testing.B) {
+	w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
+	var ls loopState
+	w.publish(&ls, benchState(100, 10))
+	close(w.synced)
+	const path = "/svc00050/api/v1/add"
+	served := w.table().match("", path).Upstreams[3]
+	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	for _, metrics := range []bool{true, false} {
+		b.Run(fmt.Sprintf("metrics=%v", metrics), func(b *testing.B) {
+			sr := &SwarmRoute{NoMetrics: !metrics}
+			sr.watcher = w
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+			ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+			req = req.WithContext(ctx)
+			rw := discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				req.URL.Path = path
+				if err := sr.ServeHTTP(rw, req, proxy); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	rt := w.table().match("", path)
+	if n := rt.meter.replicas[served].served.Load(); n == 0 {
+		b.Fatalf("the replica that served counted %d requests", n)
+	}
+}

@@ -40,6 +40,28 @@ type buildReport struct {
 	// (or is routed with a caveat). The watcher logs each once when it
 	// appears.
 	problems map[problemKey]string
+	// reasons holds the kind of each problem, one of the notRouted*
+	// reasons: a short, bounded word for metrics and the routes API.
+	reasons map[problemKey]string
+}
+
+// Reasons a service or route is not routed (or, for reasonCaveat, is
+// routed with a caveat).
+const (
+	reasonLabels    = "labels"    // its labels do not parse
+	reasonNetwork   = "network"   // no network it shares with the gateway
+	reasonUpstreams = "upstreams" // lb=vip without a virtual IP
+	reasonClaimed   = "claimed"   // an older service claims its host and prefix
+	reasonCaveat    = "caveat"    // routed, but on a network chosen by default
+)
+
+// notRoutedReasons are the reasons of services not routed, for metrics.
+var notRoutedReasons = []string{reasonLabels, reasonNetwork, reasonUpstreams, reasonClaimed}
+
+// problem records why a service or route is not routed.
+func (r buildReport) problem(k problemKey, reason, msg string) {
+	r.problems[k] = msg
+	r.reasons[k] = reason
 }
 
 // problemKey names what a problem is about: a service, or one route of it.
@@ -80,7 +102,7 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 	}
 
 	t := newRouteTable()
-	rep := buildReport{services: make(map[string]serviceStatus), problems: make(map[problemKey]string)}
+	rep := buildReport{services: make(map[string]serviceStatus), problems: make(map[problemKey]string), reasons: make(map[problemKey]string)}
 	// Oldest service first, so that the oldest claim on a host and prefix
 	// wins.
 	services := slices.Clone(st.Services)
@@ -92,7 +114,7 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 		name := svc.Spec.Name
 		cfg, err := parseLabels(svc.Spec.Labels, opts.LabelPrefix, name, opts.LB)
 		if err != nil {
-			rep.problems[problemKey{Service: name}] = "service not routed: " + err.Error()
+			rep.problem(problemKey{Service: name}, reasonLabels, "service not routed: "+err.Error())
 			continue
 		}
 		if !cfg.Enabled {
@@ -102,32 +124,33 @@ func buildTable(st swarmState, opts buildOptions) (*routeTable, buildReport) {
 		conv := isConverging(svc, tasks)
 		rep.services[name] = serviceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
 		for _, d := range cfg.Disabled {
-			rep.problems[problemKey{name, d.Route}] = notRouted(d.Route) + d.Err.Error()
+			rep.problem(problemKey{name, d.Route}, reasonLabels, notRouted(d.Route)+d.Err.Error())
 		}
 
 		netID, caveat, err := nets.choose(svc, cfg.Network, opts.Network)
 		if err != nil {
-			rep.problems[problemKey{Service: name}] = "service not routed: " + err.Error()
+			rep.problem(problemKey{Service: name}, reasonNetwork, "service not routed: "+err.Error())
 			continue
 		}
 		if caveat != "" {
-			rep.problems[problemKey{Service: name}] = caveat
+			rep.problem(problemKey{Service: name}, reasonCaveat, caveat)
 		}
 		for _, rc := range cfg.Routes {
-			ups, err := upstreams(svc, cfg.LB, tasks, netID, rc.Port)
+			reps, err := replicas(svc, cfg.LB, tasks, netID, rc.Port)
 			if err != nil {
-				rep.problems[problemKey{name, rc.Name}] = notRouted(rc.Name) + err.Error()
+				rep.problem(problemKey{name, rc.Name}, reasonUpstreams, notRouted(rc.Name)+err.Error())
 				continue
 			}
+			ups := replicaAddrs(reps)
 			hosts := rc.Hosts
 			if len(hosts) == 0 {
 				hosts = []string{""} // any host
 			}
 			for _, host := range hosts {
-				r := &route{Host: host, Prefix: rc.Prefix, Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups}
+				r := &route{Host: host, Prefix: rc.Prefix, Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups, Replicas: reps}
 				if !t.add(r) {
 					owner := t.lookup(host, rc.Prefix)
-					rep.problems[problemKey{name, rc.Name}] = fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner))
+					rep.problem(problemKey{name, rc.Name}, reasonClaimed, fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner)))
 				}
 			}
 		}
@@ -159,26 +182,26 @@ func describe(r *route) string {
 	return fmt.Sprintf("route %s of older service %s", r.Name, r.Service)
 }
 
-// upstreams returns the dial addresses of a route: the service's running
-// tasks on network netID, or its virtual IP there.
-func upstreams(svc *swarm.Service, lb string, tasks []*swarm.Task, netID string, port uint16) ([]string, error) {
+// replicas returns what serves a route: the service's running tasks on
+// network netID, or its virtual IP there.
+func replicas(svc *swarm.Service, lb string, tasks []*swarm.Task, netID string, port uint16) ([]replica, error) {
 	if lb != lbVIP {
-		return taskAddrs(tasks, netID, port), nil
+		return taskReplicas(svc, tasks, netID, port), nil
 	}
 	vip, err := serviceVIP(svc, netID)
 	if err != nil {
 		return nil, err
 	}
-	return []string{netip.AddrPortFrom(vip, port).String()}, nil
+	return []replica{{Addr: netip.AddrPortFrom(vip, port).String(), Task: svc.Spec.Name + " (vip)"}}, nil
 }
 
-// taskAddrs returns the sorted dial addresses, on network netID, of the
-// tasks that are running and meant to stay running. A task whose desired
-// state has left "running" is being stopped and gets no new request; one
-// that has not reached "running" (and so not passed its health check) is
-// not ready for any.
-func taskAddrs(tasks []*swarm.Task, netID string, port uint16) []string {
-	addrs := make([]string, 0, len(tasks))
+// taskReplicas returns the tasks, with their dial addresses on network
+// netID, that are running and meant to stay running, sorted by address. A
+// task whose desired state has left "running" is being stopped and gets
+// no new request; one that has not reached "running" (and so not passed
+// its health check) is not ready for any.
+func taskReplicas(svc *swarm.Service, tasks []*swarm.Task, netID string, port uint16) []replica {
+	out := make([]replica, 0, len(tasks))
 	for _, t := range tasks {
 		if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
 			continue
@@ -191,11 +214,35 @@ func taskAddrs(tasks []*swarm.Task, netID string, port uint16) []string {
 			if err != nil {
 				continue
 			}
-			addrs = append(addrs, netip.AddrPortFrom(pfx.Addr(), port).String())
+			out = append(out, replica{
+				Addr:    netip.AddrPortFrom(pfx.Addr(), port).String(),
+				TaskID:  t.ID,
+				Task:    taskName(svc, t),
+				NodeID:  t.NodeID,
+				Running: t.Status.Timestamp,
+			})
 		}
 	}
-	slices.Sort(addrs)
-	return slices.Compact(addrs)
+	slices.SortFunc(out, func(a, b replica) int { return cmp.Compare(a.Addr, b.Addr) })
+	return slices.CompactFunc(out, func(a, b replica) bool { return a.Addr == b.Addr })
+}
+
+// taskName names a task as docker service ps does: the service name and
+// the task's slot, or its node for a global service.
+func taskName(svc *swarm.Service, t *swarm.Task) string {
+	if t.Slot == 0 {
+		return svc.Spec.Name + "." + t.NodeID
+	}
+	return fmt.Sprintf("%s.%d", svc.Spec.Name, t.Slot)
+}
+
+// replicaAddrs returns the dial addresses of reps, in their order.
+func replicaAddrs(reps []replica) []string {
+	addrs := make([]string, len(reps))
+	for i, r := range reps {
+		addrs[i] = r.Addr
+	}
+	return addrs
 }
 
 // serviceVIP returns the service's virtual IP on network netID.

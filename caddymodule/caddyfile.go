@@ -38,6 +38,7 @@ func (su *SwarmUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    ...
 //	    ready_timeout <duration>
 //	    policies      <name...>
+//	    no_metrics
 //	}
 func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return sr.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
@@ -51,6 +52,9 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			sr.Policies = names
 			return true, nil
+		case "no_metrics":
+			sr.NoMetrics = true
+			return true, noArg(d)
 		}
 		return false, nil
 	})
@@ -113,10 +117,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 		case "api_timeout":
 			err = durationArg(d, &o.APITimeout)
 		case "poll_only":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
 			o.PollOnly = true
+			err = noArg(d)
 		default:
 			known := false
 			if own != nil {
@@ -139,6 +141,14 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 		return d.ArgErr()
 	}
 	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// noArg checks that the current subdirective, a flag, has no argument.
+func noArg(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}

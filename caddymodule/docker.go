@@ -62,7 +62,12 @@ type lister struct {
 	timeout     time.Duration
 	// now is the clock; a simulation replaces it.
 	now func() time.Time
+	// failed, if set, is told of every call that fails, by endpoint.
+	failed func(endpoint string, err error)
 }
+
+// eventsEndpoint names the event stream's endpoint in errors and metrics.
+const eventsEndpoint = "GET /events"
 
 // maxFilterIDs is the most service IDs one call filters by, which keeps
 // its URL within about 40 kB (dockerd reads at most 1 MB of headers).
@@ -247,6 +252,9 @@ func (l lister) call(ctx context.Context, endpoint string, f func(context.Contex
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	err := f(ctx)
+	if err != nil && l.failed != nil && !errors.Is(err, context.Canceled) {
+		l.failed(endpoint, err)
+	}
 	switch {
 	case err == nil:
 		return nil

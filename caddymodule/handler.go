@@ -82,6 +82,10 @@ type SwarmRoute struct {
 
 	policies *policySet
 	logger   *zap.Logger
+	// Do not count this handler's requests in the per-route and
+	// per-replica metrics, the routes API and the status page (the
+	// discovery metrics stay). Default: false
+	NoMetrics bool `json:"no_metrics,omitempty"`
 }
 
 // defaultReadyTimeout is the default of ready_timeout.
@@ -110,7 +114,11 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 	if sr.ReadyTimeout < 0 {
 		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(sr.ReadyTimeout))
 	}
-	return sr.attach()
+	if err := sr.attach(); err != nil {
+		return err
+	}
+	sr.watcher.registerMetrics(ctx)
+	return nil
 }
 
 // Cleanup releases the shared watcher; the last user stops it.
@@ -147,10 +155,59 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	// (RawPath, the client's encoding of it, is dropped).
 	r.URL.Path = cleaned
 	r.URL.RawPath = ""
+	if sr.NoMetrics || rt.meter == nil {
+		return sr.dispatch(w, r, rt, next)
+	}
+	return sr.serveCounted(w, r, next, rt)
+}
+
+// dispatch hands the prepared request to the route's policy, if it has
+// one, or else to next.
+func (sr *SwarmRoute) dispatch(w http.ResponseWriter, r *http.Request, rt *route, next caddyhttp.Handler) error {
 	if rt.Policy != "" {
 		return sr.policies.serve(w, r, rt, next, sr.logger)
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// upstreamPlaceholder is where reverse_proxy puts the address of the
+// upstream it tries, for every try: after it returns, the one that
+// answered.
+const upstreamPlaceholder = "http.reverse_proxy.upstream.hostport"
+
+// serveCounted passes the request on and counts it on its route: its
+// status class and duration, and the replica that served it (the last one
+// reverse_proxy tried).
+func (sr *SwarmRoute) serveCounted(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *route) error {
+	start := time.Now()
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	err := sr.dispatch(rec, r, rt, next)
+	status := rec.Status()
+	if err != nil {
+		status = http.StatusInternalServerError
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			status = he.StatusCode
+		}
+	} else if status == 0 {
+		status = http.StatusOK
+	}
+	rt.meter.observe(status, time.Since(start))
+	if err != nil {
+		return err
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return nil
+	}
+	if addr, ok := repl.GetString(upstreamPlaceholder); ok && !rt.meter.served(addr) {
+		// A retry may have gone to a replica that joined after the
+		// route was chosen: it is in the current table's route.
+		if cur := sr.watcher.table().lookup(rt.Host, rt.Prefix); cur != nil && cur.meter != nil {
+			cur.meter.served(addr)
+		}
+	}
+	return nil
 }
 
 // parseSwarmRoute sets up the handler from Caddyfile tokens.

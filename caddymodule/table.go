@@ -6,6 +6,7 @@ package caddymodule
 import (
 	"path"
 	"strings"
+	"time"
 )
 
 // route is one claim of a service on a host and path prefix, with the
@@ -24,6 +25,23 @@ type route struct {
 	// Upstreams are dial addresses (host:port), sorted, one per running task
 	// (or the service's virtual IP in vip mode).
 	Upstreams []string
+	// Replicas describe the Upstreams, in the same order.
+	Replicas []replica
+	// meter counts the route's requests: set by the watcher before it
+	// publishes the table, nil in a table that is not published.
+	meter *routeMeter
+}
+
+// replica is what serves one of a route's upstreams: a running task, or
+// the service's virtual IP.
+type replica struct {
+	Addr   string // dial address
+	TaskID string // "" for a virtual IP
+	Task   string // task name: service.slot, or service.node for a global service
+	NodeID string
+	// Running is when the task reached its current (running) state, by
+	// the engine's clock.
+	Running time.Time
 }
 
 // pathTable maps the path prefixes claimed on one host to their routes.

@@ -55,7 +55,13 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
-func (su *SwarmUpstreams) Provision(caddy.Context) error { return su.attach() }
+func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
+	if err := su.attach(); err != nil {
+		return err
+	}
+	su.watcher.registerMetrics(ctx)
+	return nil
+}
 
 // Cleanup releases the shared watcher; the last user stops it.
 func (su *SwarmUpstreams) Cleanup() error { return su.detach() }

@@ -5,6 +5,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -52,6 +53,7 @@ type watcher struct {
 
 	current  atomic.Pointer[routeTable]
 	services atomic.Pointer[map[string]serviceStatus] // by service name
+	report   atomic.Pointer[buildReport]              // of the current table
 	kicks    kickSet
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -62,6 +64,10 @@ type watcher struct {
 
 	// localAddrs returns the gateway's own addresses; replaced in tests.
 	localAddrs func() []netip.Addr
+
+	// metrics counts requests and discovery; collector exports them.
+	metrics   *watcherMetrics
+	collector *collector
 }
 
 // startWatcher starts a watcher's loop. Destruct stops it.
@@ -72,15 +78,18 @@ func startWatcher(api dockerAPI, d Discovery) *watcher {
 }
 
 func newWatcher(api dockerAPI, d Discovery) *watcher {
+	m := newWatcherMetrics()
 	w := &watcher{
-		lister:     lister{api: api, labelPrefix: d.LabelPrefix, timeout: time.Duration(d.APITimeout), now: time.Now},
+		lister:     lister{api: api, labelPrefix: d.LabelPrefix, timeout: time.Duration(d.APITimeout), now: time.Now, failed: m.discovery.apiError},
 		opts:       d,
 		log:        func() *zap.Logger { return caddy.Log().Named("swarm") },
 		kicks:      newKickSet(),
 		done:       make(chan struct{}),
 		synced:     make(chan struct{}),
 		localAddrs: interfaceAddrs,
+		metrics:    m,
 	}
+	w.collector = &collector{w: w}
 	w.current.Store(emptyTable)
 	w.services.Store(&map[string]serviceStatus{})
 	return w
@@ -151,6 +160,9 @@ func (w *watcher) run(ctx context.Context) {
 		case m := <-ls.stream.msgs():
 			w.eventsArrived(ctx, &ls, m)
 		case err := <-ls.stream.errs():
+			if !errors.Is(err, context.Canceled) {
+				w.metrics.discovery.apiError(eventsEndpoint, err)
+			}
 			ls.stream.lost(err, w.log(), ls.down)
 		}
 		if ctx.Err() != nil {
@@ -189,6 +201,7 @@ func (w *watcher) eventsArrived(ctx context.Context, ls *loopState, m events.Mes
 	named := make(map[string]bool)
 	full := false
 	for more := true; more; {
+		w.metrics.discovery.events.Add(1)
 		switch {
 		case m.Type == events.NetworkEventType:
 			ls.nets.stale = true
@@ -300,7 +313,11 @@ func (w *watcher) refresh(ctx context.Context, ls *loopState, full bool, list fu
 			w.failed(ctx, ls, fmt.Errorf("listing panicked: %v", p))
 		}
 	}()
+	start := w.now()
 	st, err := list(ctx)
+	if full {
+		w.metrics.discovery.resynced(err == nil, w.now().Sub(start))
+	}
 	if err != nil {
 		w.failed(ctx, ls, err)
 		return
@@ -321,8 +338,12 @@ func (w *watcher) refresh(ctx context.Context, ls *loopState, full bool, list fu
 // re-lists; the re-lists of some services keep those of the last listing.
 func (w *watcher) publish(ls *loopState, st swarmState) {
 	next, rep := buildTable(st, buildOptions{LabelPrefix: w.opts.LabelPrefix, Network: w.opts.Network, LB: w.opts.LB})
+	now := w.now()
+	w.metrics.attach(next, now)
+	w.report.Store(&rep)
 	prev := w.current.Swap(next)
 	w.services.Store(&rep.services)
+	w.metrics.published(now, !sameRoutes(prev, next))
 	logChanges(w.log(), prev, next, ls.report, rep)
 	ls.last, ls.report = st, rep
 	ls.failures = 0
@@ -339,6 +360,7 @@ func (w *watcher) failed(ctx context.Context, ls *loopState, err error) {
 		return
 	}
 	ls.failures++
+	w.metrics.discovery.up.Store(false)
 	ls.nets.stale = true // list them again once the API answers
 	if ls.down {
 		w.log().Debug("docker api still unreachable", zap.Error(err))

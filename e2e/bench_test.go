@@ -78,12 +78,14 @@ func TestBench(t *testing.T) {
 	env := &scenarioEnv{t: t, clock: clock}
 	env.scale(3)
 	startStatic(t, cli)
+	startNoMetrics(t)
 
 	cs := []*contender{
 		{name: "baseline: caddy, static upstreams", port: staticPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
 		{name: "gateway: dynamic swarm", port: gatewayPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
 		{name: "caddy: dynamic a tasks.<svc>", port: refPort, prefix: "/multiply", path: "/multiply/api/v1/add?x=10&y=25"},
 		{name: "direct: one multiply replica", port: directPort, path: "/api/v1/add?x=10&y=25"},
+		noMetricsContender,
 	}
 	for _, c := range cs {
 		eventually(t, c.name+" answers", 2*time.Minute, func() error {
@@ -148,6 +150,7 @@ func TestBench(t *testing.T) {
 		fmt.Fprintf(&out, "%-34s %8.0f (%5.0f-%5.0f) %6.3f | %15s %8s %8s %8s %9.3f %s\n", c.name, median(c.rps), slices.Min(c.rps), slices.Max(c.rps), tp,
 			"", median(c.p50).Round(time.Microsecond), median(c.p99).Round(time.Microsecond), median(c.p999).Round(time.Microsecond), p99, verdict)
 	}
+	out.WriteString(metricsOverhead(cs))
 	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
 		fmt.Fprintf(&out, "%-34s not run: this kernel has no IPVS (/proc/net/ip_vs missing), so swarm virtual IPs time out here\n", "gateway: lb=vip")
 	}
@@ -260,13 +263,21 @@ func startStatic(t *testing.T, cli taskLister) {
 	if err := tmpl.Execute(&cf, map[string]string{"Upstreams": strings.Join(addrs, " ")}); err != nil {
 		t.Fatal(err)
 	}
-	cfgName := fmt.Sprintf("%s_static_%d", stackName, time.Now().UnixNano())
+	runCaddyService(t, "static", cf.Bytes(), staticPort)
+}
+
+// runCaddyService runs the gateway image as service <stack>_<name> with
+// the Caddyfile cf (as a config), publishing its port 8081 on port, with
+// extra flags for docker service create.
+func runCaddyService(t *testing.T, name string, cf []byte, port int, extra ...string) {
+	t.Helper()
+	cfgName := fmt.Sprintf("%s_%s_%d", stackName, name, time.Now().UnixNano())
 	create := exec.Command("docker", "config", "create", cfgName, "-")
-	create.Stdin = &cf
+	create.Stdin = bytes.NewReader(cf)
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("docker config create: %v\n%s", err, out)
 	}
-	name := stackName + "_static"
+	name = stackName + "_" + name
 	t.Cleanup(func() {
 		_, _ = docker(t, time.Minute, "service", "rm", name)
 		for range 30 { // the config is in use until the task is gone
@@ -276,10 +287,10 @@ func startStatic(t *testing.T, cli taskLister) {
 			time.Sleep(time.Second)
 		}
 	})
-	mustDocker(t, "service", "create", "--detach", "--name", name, "--network", stackName+"_net",
-		"--config", "source="+cfgName+",target=/etc/caddy/static.Caddyfile",
-		"--publish", fmt.Sprintf("mode=host,published=%d,target=8081", staticPort),
-		gatewayImage, "run", "--config", "/etc/caddy/static.Caddyfile", "--adapter", "caddyfile")
+	args := append([]string{"service", "create", "--detach", "--name", name, "--network", stackName + "_net",
+		"--config", "source=" + cfgName + ",target=/etc/caddy/run.Caddyfile",
+		"--publish", fmt.Sprintf("mode=host,published=%d,target=8081", port)}, extra...)
+	mustDocker(t, append(args, gatewayImage, "run", "--config", "/etc/caddy/run.Caddyfile", "--adapter", "caddyfile")...)
 }
 
 // The parts of the Docker client the bench uses.

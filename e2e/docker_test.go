@@ -25,11 +25,13 @@ const (
 	multiplySv = stackName + "_multiply"
 	gatewaySv  = stackName + "_gateway"
 
-	gatewayPort = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
-	refPort     = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
-	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
-	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
-	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
+	gatewayPort   = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
+	refPort       = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
+	staticPort    = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
+	svcnamePort   = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
+	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
+	observePort   = 18085 // the gateway's metrics and status page (testdata/observe.yml)
+	noMetricsPort = 18086 // a second gateway with metrics off (created by the bench)
 
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
 	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)
@@ -172,6 +174,7 @@ func stackEnv() []string {
 		fmt.Sprintf("SVCNAME_PORT=%d", svcnamePort),
 		fmt.Sprintf("DIRECT_PORT=%d", directPort),
 		fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort),
+		fmt.Sprintf("OBSERVE_PORT=%d", observePort),
 	}
 }
 

@@ -156,23 +156,9 @@ func TestScenarios(t *testing.T) {
 			time.Sleep(4 * time.Second)
 		}},
 		{name: fmt.Sprintf("docker api gone %v, then scale 3→4", size.outage), start: 3, action: func(e *scenarioEnv) {
-			// docker-api is global: a constraint no node meets takes it away.
-			mustDocker(e.t, "service", "update", "--detach", "--constraint-add", "node.labels.faas-e2e-nowhere==1", apiSv)
-			eventually(e.t, "docker api endpoint gone", time.Minute, func() error {
-				if out, _ := docker(e.t, 10*time.Second, "service", "ps", "-q", "--filter", "desired-state=running", apiSv); strings.TrimSpace(out) != "" {
-					return fmt.Errorf("still running")
-				}
-				return nil
-			})
+			stopDockerAPI(e.t)
 			time.Sleep(e.size.outage)
-			mustDocker(e.t, "service", "update", "--detach", "--constraint-rm", "node.labels.faas-e2e-nowhere==1", apiSv)
-			eventually(e.t, "docker api endpoint back", time.Minute, func() error {
-				out, _ := docker(e.t, 10*time.Second, "service", "ps", "--format", "{{.CurrentState}}", "--filter", "desired-state=running", apiSv)
-				if !strings.HasPrefix(strings.TrimSpace(out), "Running") {
-					return fmt.Errorf("state %q", strings.TrimSpace(out))
-				}
-				return nil
-			})
+			startDockerAPI(e.t)
 			// Back: the gateway sees changes again.
 			e.scale(4)
 			time.Sleep(3 * time.Second)
@@ -264,6 +250,33 @@ func TestScenarios(t *testing.T) {
 	e.t = t
 	t.Log("\n" + table.String())
 	writeFile(t, "scenarios.txt", table.String())
+}
+
+// stopDockerAPI takes the stack's docker-api away, and waits until it is
+// gone: it is global, and a constraint no node meets stops it.
+func stopDockerAPI(t *testing.T) {
+	t.Helper()
+	mustDocker(t, "service", "update", "--detach", "--constraint-add", "node.labels.faas-e2e-nowhere==1", apiSv)
+	eventually(t, "docker api endpoint gone", time.Minute, func() error {
+		if out, _ := docker(t, 10*time.Second, "service", "ps", "-q", "--filter", "desired-state=running", apiSv); strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still running")
+		}
+		return nil
+	})
+}
+
+// startDockerAPI brings back what stopDockerAPI took away, and waits until
+// it runs.
+func startDockerAPI(t *testing.T) {
+	t.Helper()
+	mustDocker(t, "service", "update", "--detach", "--constraint-rm", "node.labels.faas-e2e-nowhere==1", apiSv)
+	eventually(t, "docker api endpoint back", time.Minute, func() error {
+		out, _ := docker(t, 10*time.Second, "service", "ps", "--format", "{{.CurrentState}}", "--filter", "desired-state=running", apiSv)
+		if !strings.HasPrefix(strings.TrimSpace(out), "Running") {
+			return fmt.Errorf("state %q", strings.TrimSpace(out))
+		}
+		return nil
+	})
 }
 
 // labelChange changes multiply's labels (with the docker service update
