@@ -159,14 +159,6 @@ func TestClusterLifecycle(t *testing.T) {
 	gatewaySv := c.stack + "_gateway"
 	startLB(t, c)
 	lbURL := "http://" + c.lbListen
-	eventually(t, "every gateway ready", time.Minute, func() error {
-		for _, gw := range c.gateways {
-			if code, body, err := getFrom("http://"+gw, "/-/ready"); err != nil || code != http.StatusOK {
-				return fmt.Errorf("%s: %d %q %v", gw, code, body, err)
-			}
-		}
-		return nil
-	})
 	eventually(t, "the load balancer answers 10+25=35", time.Minute, func() error {
 		if code, body, err := getFrom(lbURL, "/multiply/api/v1/add?x=10&y=25"); err != nil || code != http.StatusOK {
 			return fmt.Errorf("%d %q %v", code, body, err)
@@ -179,6 +171,8 @@ func TestClusterLifecycle(t *testing.T) {
 	fmt.Fprintf(&table, "%-34s %7s %6s %9s %9s %s\n", "update", "sent", "failed", "p99", "took", "failures")
 	for _, u := range gatewayUpdates {
 		t.Run(u.name, func(t *testing.T) {
+			eventually(t, "every gateway ready", time.Minute, func() error { return gatewaysReady(c) })
+			time.Sleep(clusterSettle) // the load balancer's checks have seen them
 			before := runningTasks(t, gatewaySv)
 			flags := u.flags(t, c)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -189,14 +183,20 @@ func TestClusterLifecycle(t *testing.T) {
 			}()
 			time.Sleep(clusterSettle)
 			start := time.Now()
-			args := append(append([]string{"service", "update", "--detach=false"}, flags...), gatewaySv)
-			out, err := docker(t, 3*time.Minute, args...)
+			args := append(append([]string{"service", "update", "--detach"}, flags...), gatewaySv)
+			status, err := updateStatus(t, gatewaySv)
+			if err == nil {
+				_, err = docker(t, time.Minute, args...)
+			}
+			if err == nil {
+				err = awaitUpdate(t, gatewaySv, status, 3*time.Minute)
+			}
 			took := time.Since(start)
 			time.Sleep(clusterSettle)
 			cancel()
 			recs := <-records
 			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
+				t.Fatal(err)
 			}
 
 			s, g := loadgen.Summarize(recs), measureGap(recs)
@@ -235,4 +235,47 @@ func runningTasks(t *testing.T, service string) map[string]bool {
 		ids[id] = true
 	}
 	return ids
+}
+
+// gatewaysReady checks each gateway's /-/ready.
+func gatewaysReady(c clusterEnv) error {
+	for _, gw := range c.gateways {
+		if code, body, err := getFrom("http://"+gw, "/-/ready"); err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s: %d %q %v", gw, code, body, err)
+		}
+	}
+	return nil
+}
+
+// updateStatus is swarm's state of the service's last update, with when
+// it started ("" before the first).
+func updateStatus(t *testing.T, service string) (string, error) {
+	out, err := docker(t, 30*time.Second, "service", "inspect", "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt}}: {{.UpdateStatus.Message}}{{end}}", service)
+	return strings.TrimSpace(out), err
+}
+
+// awaitUpdate waits until swarm reports an update of the service, other
+// than the one in status before, completed. `docker service update
+// --detach=false` is not enough: for a global service it can report the
+// service converged once the first node is updated, while the others
+// still wait their turn.
+func awaitUpdate(t *testing.T, service, before string, timeout time.Duration) error {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		state, err := updateStatus(t, service)
+		switch {
+		case err != nil:
+			return err
+		case state == before:
+		case strings.HasPrefix(state, "completed"):
+			return nil
+		case strings.HasPrefix(state, "paused"), strings.HasPrefix(state, "rollback"):
+			return fmt.Errorf("update of %s: %s", service, state)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("update of %s not completed within %v: %q", service, timeout, state)
+		}
+		time.Sleep(time.Second)
+	}
 }
