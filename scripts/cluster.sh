@@ -154,27 +154,39 @@ test_cluster() {
 	log "PASS"
 }
 
-# lifecycle: the gateway service restarted, reconfigured and upgraded under
-# load through the stand-in load balancer, losing no request (e2e/cluster_test.go).
+# lifecycle [full]: the gateway service upgraded to a new image under load
+# through the stand-in load balancer, losing no request; full: restarted and
+# reconfigured (a config swap) first (e2e/cluster_test.go).
 lifecycle() {
 	log "gateway updates under load behind the stand-in load balancer"
 	DOCKER_HOST=unix://$(node_sock 1) FAAS_CLUSTER_GATEWAYS="$(node_ip 2):$GATEWAY_PORT,$(node_ip 3):$GATEWAY_PORT" \
-		FAAS_CLUSTER_LB=$lb_listen FAAS_CLUSTER_NEXT_IMAGE=$gateway_next \
+		FAAS_CLUSTER_LB=$lb_listen FAAS_CLUSTER_NEXT_IMAGE=$gateway_next FAAS_CLUSTER_LIFECYCLE=${1:-} \
 		go test -count=1 -timeout 15m -v -run '^TestClusterLifecycle$' ./e2e >/tmp/faas-cluster-lifecycle.log 2>&1 ||
 		{ tail -n 80 /tmp/faas-cluster-lifecycle.log >&2; fail "gateway lifecycle (log: /tmp/faas-cluster-lifecycle.log)"; }
 	cat build/cluster-lifecycle.txt
 }
 
 down() {
+	local pids=()
 	for n in "${nodes[@]}"; do
 		d "$n" swarm leave --force >/dev/null 2>&1 || true
-		[[ -f /run/faas-n$n.pid ]] && kill "$(cat "/run/faas-n$n.pid")" 2>/dev/null || true
+		if [[ -f /run/faas-n$n.pid ]]; then
+			pids+=("$(cat "/run/faas-n$n.pid")")
+			kill "${pids[-1]}" 2>/dev/null || true
+		fi
 	done
-	sleep 3
+	for _ in $(seq 30); do
+		local alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 1
+	done
 	for n in "${nodes[@]}"; do
 		ip link del "veth-n$n" 2>/dev/null || true
 		ip netns del "faas-n$n" 2>/dev/null || true
-		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "$(node_sock "$n")"
+		# The swarm's network namespaces a stopped dockerd leaves mounted.
+		find "/run/faas-n$n/netns" -type f -exec umount {} \; 2>/dev/null || true
+		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "$(node_sock "$n")" "/run/faas-n$n.pid"
 	done
 	iptables -D FORWARD -i faas-br0 -o faas-br0 -j ACCEPT 2>/dev/null || true
 	ip link del faas-br0 2>/dev/null || true
@@ -197,13 +209,13 @@ scenarios() {
 	up
 	deploy
 	converge 3
-	lifecycle
+	lifecycle full
 }
 
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
-lifecycle) lifecycle ;;
+lifecycle) lifecycle "${2:-}" ;;
 down) down ;;
 run) run ;;
 scenarios) scenarios ;;
