@@ -54,10 +54,13 @@ test: images swarm
 test-cluster: images certs
 	scripts/cluster.sh run
 
-## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference
-scenarios: images swarm
-	SCENARIOS=full go test -count=1 -timeout 30m -v -run TestScenarios ./e2e
-	@cat build/scenarios.txt
+## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference;
+## the gateway's own lifecycle: its upgrade on this node, and on the 3-node cluster behind a stand-in load balancer
+scenarios: images swarm certs
+	rm -f build/scenarios.txt build/lifecycle.txt build/cluster-lifecycle.txt
+	SCENARIOS=full go test -count=1 -timeout 30m -v -run '^(TestScenarios|TestGatewayUpgradeSingleNode)$$' ./e2e
+	scripts/cluster.sh scenarios
+	@cat build/scenarios.txt build/lifecycle.txt build/cluster-lifecycle.txt
 
 ## unit: tests that need no Docker
 unit:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# cluster.sh up|test|down|run: a real three-node swarm on this one machine,
-# for `make test-cluster` (run: up, test, and down whatever happens). Each
-# node is its own dockerd in its own network namespace (10.99.0.11 manager,
-# .12 and .13 workers, on bridge faas-br0), so no image needs pulling and no
-# privileged container is needed. The test deploys stack.cluster.yml with
-# the gateways on the workers only, reading the Docker API through
-# docker-api (mutual TLS) on the manager.
+# cluster.sh up|test|lifecycle|down|run|scenarios: a real three-node swarm on
+# this one machine, for `make test-cluster` (run: up, test, and down whatever
+# happens) and `make scenarios` (scenarios: up, the gateway lifecycle, down).
+# Each node is its own dockerd in its own network namespace (10.99.0.11
+# manager, .12 and .13 workers, on bridge faas-br0), so no image needs
+# pulling and no privileged container is needed. The test deploys
+# stack.cluster.yml with the gateways on the workers only, reading the
+# Docker API through docker-api (mutual TLS) on the manager; lifecycle
+# updates the gateways under load through stock Caddy on this host
+# (10.99.0.1:18500), standing in for a cloud load balancer.
 # STACK, GATEWAY_IMAGE, MULTIPLY_IMAGE and GATEWAY_PORT default to the
 # Makefile's values (which it exports).
 set -euo pipefail
@@ -14,6 +17,9 @@ export STACK=${STACK:-faas}
 export GATEWAY_IMAGE=${GATEWAY_IMAGE:-faas-gateway/gateway:latest}
 export MULTIPLY_IMAGE=${MULTIPLY_IMAGE:-faas-gateway/multiply:latest}
 export GATEWAY_PORT=${GATEWAY_PORT:-8081}
+# The upgrade's new image: a second tag of the gateway image, on every node.
+gateway_next=${GATEWAY_IMAGE}-next
+lb_listen=10.99.0.1:18500
 gateway_sv=${STACK}_gateway multiply_sv=${STACK}_multiply
 nodes=(1 2 3)
 node_ip() { echo "10.99.0.1$1"; }
@@ -67,8 +73,9 @@ up() {
 	log "swarm: $(d 1 node ls --format '{{.Status}}/{{if .ManagerStatus}}manager{{else}}worker{{end}}' | sort | uniq -c | xargs)"
 	for n in "${nodes[@]}"; do
 		docker save "$GATEWAY_IMAGE" "$MULTIPLY_IMAGE" | d "$n" load -q >/dev/null
+		d "$n" tag "$GATEWAY_IMAGE" "$gateway_next"
 	done
-	log "images loaded on the 3 nodes"
+	log "images loaded on the 3 nodes (and $gateway_next for the upgrade)"
 }
 
 # ids IP COUNT: the distinct ServiceIDs among COUNT answers through the gateway at IP.
@@ -94,7 +101,8 @@ converge() {
 	done
 }
 
-test_cluster() {
+# deploy: stack.cluster.yml, the gateways on the two workers, running.
+deploy() {
 	scripts/certs.sh build/certs >/dev/null
 	# stack-rm.sh waits until a previous run's stack is gone, so the deploy does not race it.
 	DOCKER_HOST=unix://$(node_sock 1) scripts/stack-rm.sh "$STACK" >/dev/null
@@ -113,6 +121,10 @@ test_cluster() {
 		[[ "$managers" != *"$task_node"* ]] || fail "a gateway runs on a manager"
 	done
 	log "gateways run on the 2 workers, none on the manager; docker-api on the manager"
+}
+
+test_cluster() {
+	deploy
 
 	d 1 service scale -d "$multiply_sv"=6 >/dev/null
 	converge 6
@@ -128,6 +140,8 @@ test_cluster() {
 	converge 4
 	log "scale 2→4 converged on both gateways"
 
+	lifecycle
+
 	log "worker 3 leaves the swarm"
 	d 3 swarm leave --force >/dev/null
 	failed=0
@@ -140,16 +154,39 @@ test_cluster() {
 	log "PASS"
 }
 
+# lifecycle [full]: the gateway service upgraded to a new image under load
+# through the stand-in load balancer, losing no request; full: restarted and
+# reconfigured (a config swap) first (e2e/cluster_test.go).
+lifecycle() {
+	log "gateway updates under load behind the stand-in load balancer"
+	DOCKER_HOST=unix://$(node_sock 1) FAAS_CLUSTER_GATEWAYS="$(node_ip 2):$GATEWAY_PORT,$(node_ip 3):$GATEWAY_PORT" \
+		FAAS_CLUSTER_LB=$lb_listen FAAS_CLUSTER_NEXT_IMAGE=$gateway_next FAAS_CLUSTER_LIFECYCLE=${1:-} \
+		go test -count=1 -timeout 15m -v -run '^TestClusterLifecycle$' ./e2e >/tmp/faas-cluster-lifecycle.log 2>&1 ||
+		{ tail -n 80 /tmp/faas-cluster-lifecycle.log >&2; fail "gateway lifecycle (log: /tmp/faas-cluster-lifecycle.log)"; }
+	cat build/cluster-lifecycle.txt
+}
+
 down() {
+	local pids=()
 	for n in "${nodes[@]}"; do
 		d "$n" swarm leave --force >/dev/null 2>&1 || true
-		[[ -f /run/faas-n$n.pid ]] && kill "$(cat "/run/faas-n$n.pid")" 2>/dev/null || true
+		if [[ -f /run/faas-n$n.pid ]]; then
+			pids+=("$(cat "/run/faas-n$n.pid")")
+			kill "${pids[-1]}" 2>/dev/null || true
+		fi
 	done
-	sleep 3
+	for _ in $(seq 30); do
+		local alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 1
+	done
 	for n in "${nodes[@]}"; do
 		ip link del "veth-n$n" 2>/dev/null || true
 		ip netns del "faas-n$n" 2>/dev/null || true
-		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "$(node_sock "$n")"
+		# The swarm's network namespaces a stopped dockerd leaves mounted.
+		find "/run/faas-n$n/netns" -type f -exec umount {} \; 2>/dev/null || true
+		rm -rf "/var/lib/faas-n$n" "/run/faas-n$n" "$(node_sock "$n")" "/run/faas-n$n.pid"
 	done
 	iptables -D FORWARD -i faas-br0 -o faas-br0 -j ACCEPT 2>/dev/null || true
 	ip link del faas-br0 2>/dev/null || true
@@ -165,10 +202,22 @@ run() {
 	test_cluster
 }
 
+# scenarios: up, deploy and the gateway lifecycle only, then down.
+scenarios() {
+	trap down EXIT
+	trap 'exit 130' INT TERM
+	up
+	deploy
+	converge 3
+	lifecycle full
+}
+
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
+lifecycle) lifecycle "${2:-}" ;;
 down) down ;;
 run) run ;;
-*) echo "usage: $0 up|test|down|run" >&2; exit 2 ;;
+scenarios) scenarios ;;
+*) echo "usage: $0 up|test|lifecycle|down|run|scenarios" >&2; exit 2 ;;
 esac
