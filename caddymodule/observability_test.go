@@ -48,6 +48,12 @@ func newObserved(t *testing.T) *observed {
 				docker_host %s
 			}
 		}
+		# The routes API on this site, as the README shows it.
+		handle /swarm/* {
+			reverse_proxy localhost:%d {
+				header_up Host localhost:%d
+			}
+		}
 		swarm_route {
 			docker_host %s
 		}
@@ -57,7 +63,7 @@ func newObserved(t *testing.T) *observed {
 			}
 			lb_policy round_robin
 		}
-	}`, admin, listen, fe.host(), fe.host(), fe.host()))
+	}`, admin, listen, fe.host(), admin, admin, fe.host(), fe.host()))
 	loadCaddy(t, o.cfg)
 	gf := &gatewayFixture{fe: fe, base: o.base}
 	gf.waitFor(t, "/multiply/", http.StatusOK)
@@ -156,6 +162,9 @@ func TestObservabilityThroughCaddy(t *testing.T) {
 	var status statusView
 	if err := json.Unmarshal(fetch(t, o.admin+"/swarm/status"), &status); err != nil {
 		t.Fatal(err)
+	}
+	if proxied := fetch(t, o.base+"/swarm/status"); !strings.Contains(string(proxied), `"first_sync_done":true`) {
+		t.Errorf("the routes API through the site answers %s", proxied)
 	}
 	if !status.FirstSyncDone || status.LastSync == nil || !status.DockerAPI.Reachable {
 		t.Errorf("status = %+v", status)

@@ -18,11 +18,11 @@ type routesView struct {
 
 // routeView is one route: a claim of a service on a host and prefix.
 type routeView struct {
-	Host    string `json:"host"` // "" for any host
-	Prefix  string `json:"prefix"`
-	Service string `json:"service"`
-	Route   string `json:"route,omitempty"` // the route's name, "" for the service-level one
-	// TODO(integrator): add the route's `policy` here once routes have one.
+	Host     string            `json:"host"` // "" for any host
+	Prefix   string            `json:"prefix"`
+	Service  string            `json:"service"`
+	Route    string            `json:"route,omitempty"`  // the route's name, "" for the service-level one
+	Policy   string            `json:"policy,omitempty"` // the policy it chose by label, "" for the default handling
 	Strip    bool              `json:"strip"`
 	Requests map[string]uint64 `json:"requests"` // since routed, by status class
 	Replicas []replicaView     `json:"replicas"`
@@ -68,7 +68,7 @@ type apiView struct {
 func (w *watcher) routesView() routesView {
 	v := routesView{Routes: []routeView{}, NotRouted: []notRoutedView{}}
 	w.table().each(func(r *route) {
-		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: r.Service, Route: r.Name, Strip: r.Strip, Replicas: []replicaView{}}
+		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: r.Service, Route: r.Name, Policy: r.Policy, Strip: r.Strip, Replicas: []replicaView{}}
 		if r.meter != nil {
 			rv.Requests = make(map[string]uint64, len(statusClasses))
 			for i, c := range statusClasses {
