@@ -21,8 +21,9 @@ import (
 	"github.com/faas-gateway/faas-gateway/internal/loadgen"
 )
 
-// The example credentials of the default Caddyfile's private policy.
-const privateUser, privatePassword = "admin", "example-only"
+// The credentials of the private policy in the test stack: the default
+// user, and the password whose hash testdata/policies.yml gives the gateway.
+const privateUser, privatePassword = "admin", "e2e-only-password"
 
 // lateStart is how late /stream starts its response in the streaming
 // test: longer than the default route's response_header_timeout (30s).
