@@ -29,6 +29,10 @@ const (
 	refPort     = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
 	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
 	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
+	untunedPort = 18085 // the bench's gateway built without the tuning (created by the bench)
+	pgoOnlyPort = 18086 // the bench's shipped gateway with Go's GC defaults (created by the bench)
+	gcOnlyPort  = 18087 // the bench's untuned gateway with the shipped GC settings (created by the bench)
+	gcPort      = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
 	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
 
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
@@ -43,7 +47,10 @@ const (
 var (
 	gatewayImage  = envOr("GATEWAY_IMAGE", "faas-gateway/gateway:latest")
 	multiplyImage = envOr("MULTIPLY_IMAGE", "faas-gateway/multiply:latest")
-	baseURL       = localURL(gatewayPort)
+	// untunedImage is the gateway built from the same source without PGO
+	// and with Go's GC defaults (`make gateway-image-untuned`).
+	untunedImage = envOr("GATEWAY_UNTUNED_IMAGE", gatewayImage+"-untuned")
+	baseURL      = localURL(gatewayPort)
 )
 
 // localURL is the base URL of a port published on this node.
