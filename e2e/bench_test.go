@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -84,7 +85,9 @@ func (c *contender) ratioTo(b *contender) float64 {
 // routes. Figures are ratios to the baseline measured in the same run. CI
 // runs it with a few seconds of load and prints, without asserting, the
 // timing figures. BENCH_GC="GOGC=200 GOGC=800,GOMEMLIMIT=64MiB" adds the
-// shipped gateway with each of those settings.
+// shipped gateway with each of those settings, BENCH_CADDYFILES="a b" the
+// shipped gateway with each of those Caddyfiles (absolute, or from the
+// repository's root) instead of its own.
 func TestBench(t *testing.T) {
 	requireSwarm(t)
 	wrk, err := exec.LookPath("wrk")
@@ -113,9 +116,22 @@ func TestBench(t *testing.T) {
 		{name: "gateway: GC settings only", port: gcOnlyPort, service: startGateway(t, "gc_only", untunedImage, gcOnlyPort, shippedGC...)},
 	}
 	for i, v := range strings.Fields(os.Getenv("BENCH_GC")) {
-		port, env := gcPort+i, strings.Split(v, ",")
-		gateways = append(gateways, &contender{name: "gateway: shipped, " + strings.Join(env, " "), port: port,
-			service: startGateway(t, fmt.Sprintf("gc%d", i), gatewayImage, port, env...)})
+		port, vars := gcPort+i, strings.Split(v, ",")
+		gateways = append(gateways, &contender{name: "gateway: shipped, " + strings.Join(vars, " "), port: port,
+			service: startGateway(t, fmt.Sprintf("gc%d", i), gatewayImage, port, vars...)})
+	}
+
+	for i, file := range strings.Fields(os.Getenv("BENCH_CADDYFILES")) {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join("..", file)
+		}
+		cf, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, name := caddyfilePort+i, fmt.Sprintf("caddyfile%d", i)
+		gateways = append(gateways, &contender{name: "gateway: shipped, " + filepath.Base(file), port: port,
+			service: startService(t, name, gatewayImage, port, append(gatewayOpts(nil), caddyfileOpts(t, name, cf)...), caddyfileArgs...)})
 	}
 
 	const addPath = "/api/v1/add?x=10&y=25"
@@ -148,7 +164,13 @@ func TestBench(t *testing.T) {
 	fmt.Fprintf(&out, "bench (%s): %d rounds, contenders alternating; wrk -t2 -c%d for %s each; ratios are the median of each round's ratio to that round's baseline\n",
 		sizeName, size.rounds, size.connLimit, size.wrkTime)
 
-	// Saturation throughput.
+	// Saturation throughput, after a second of warm-up each (connections,
+	// heap), not counted.
+	for _, c := range cs {
+		if _, _, err := runWrk(wrk, c.url(), size.connLimit, time.Second); err != nil {
+			t.Fatalf("%s warm-up: %v", c.name, err)
+		}
+	}
 	for r := range size.rounds {
 		for _, c := range cs {
 			rps, non2xx, err := runWrk(wrk, c.url(), size.connLimit, size.wrkTime)
@@ -350,9 +372,20 @@ func startStatic(t *testing.T, cli taskLister) {
 	if err := tmpl.Execute(&cf, map[string]string{"Upstreams": strings.Join(addrs, " ")}); err != nil {
 		t.Fatal(err)
 	}
-	cfgName := fmt.Sprintf("%s_static_%d", stackName, time.Now().UnixNano())
+	startService(t, "static", untunedImage, staticPort, caddyfileOpts(t, "static", cf.Bytes()), caddyfileArgs...)
+}
+
+// caddyfileArgs run Caddy with the Caddyfile caddyfileOpts mounts.
+var caddyfileArgs = []string{"run", "--config", "/etc/caddy/bench.Caddyfile", "--adapter", "caddyfile"}
+
+// caddyfileOpts stores a Caddyfile as a swarm config, removed when the test
+// ends, and returns the service create options that mount it where
+// caddyfileArgs read it.
+func caddyfileOpts(t *testing.T, name string, caddyfile []byte) []string {
+	t.Helper()
+	cfgName := fmt.Sprintf("%s_%s_%d", stackName, name, time.Now().UnixNano())
 	create := exec.Command("docker", "config", "create", cfgName, "-")
-	create.Stdin = &cf
+	create.Stdin = bytes.NewReader(caddyfile)
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("docker config create: %v\n%s", err, out)
 	}
@@ -364,9 +397,7 @@ func startStatic(t *testing.T, cli taskLister) {
 			time.Sleep(time.Second)
 		}
 	})
-	startService(t, "static", untunedImage, staticPort,
-		[]string{"--config", "source=" + cfgName + ",target=/etc/caddy/static.Caddyfile"},
-		"run", "--config", "/etc/caddy/static.Caddyfile", "--adapter", "caddyfile")
+	return []string{"--config", "source=" + cfgName + ",target=/etc/caddy/bench.Caddyfile"}
 }
 
 // startGateway runs a gateway from image with the image's Caddyfile, as
@@ -374,12 +405,18 @@ func startStatic(t *testing.T, cli taskLister) {
 // returns the service's name.
 func startGateway(t *testing.T, name, image string, port int, env ...string) string {
 	t.Helper()
+	return startService(t, name, image, port, gatewayOpts(env))
+}
+
+// gatewayOpts are the service create options a gateway needs (the Docker
+// socket, a manager node), with env added to the image's environment.
+func gatewayOpts(env []string) []string {
 	opts := []string{"--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock,readonly",
 		"--constraint", "node.role==manager"}
 	for _, e := range env {
 		opts = append(opts, "--env", e)
 	}
-	return startService(t, name, image, port, opts)
+	return opts
 }
 
 // startService creates service <stack>_<name> from image on the stack's

@@ -25,15 +25,16 @@ const (
 	multiplySv = stackName + "_multiply"
 	gatewaySv  = stackName + "_gateway"
 
-	gatewayPort = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
-	refPort     = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
-	staticPort  = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
-	svcnamePort = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
-	untunedPort = 18085 // the bench's gateway built without the tuning (created by the bench)
-	pgoOnlyPort = 18086 // the bench's shipped gateway with Go's GC defaults (created by the bench)
-	gcOnlyPort  = 18087 // the bench's untuned gateway with the shipped GC settings (created by the bench)
-	gcPort      = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
-	directPort  = 18090 // one multiply replica, no proxy (testdata/bench.yml)
+	gatewayPort   = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
+	refPort       = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
+	staticPort    = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
+	svcnamePort   = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
+	untunedPort   = 18085 // the bench's gateway built without the tuning (created by the bench)
+	pgoOnlyPort   = 18086 // the bench's shipped gateway with Go's GC defaults (created by the bench)
+	gcOnlyPort    = 18087 // the bench's untuned gateway with the shipped GC settings (created by the bench)
+	gcPort        = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
+	caddyfilePort = 18120 // the bench's BENCH_CADDYFILES contenders, one port each from here (created by the bench)
+	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
 
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
 	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)
