@@ -59,7 +59,9 @@ type contender struct {
 	rps        []float64 // per round
 	p50, p99   []time.Duration
 	p999       []time.Duration
-	rssMB      float64 // after the load
+	rssMB      float64         // after the load
+	pid        string          // its process on this node
+	cpuPerReq  []time.Duration // per round: the process's CPU time over wrk's requests
 }
 
 func (c *contender) url() string { return localURL(c.port) + c.path }
@@ -71,6 +73,17 @@ func (c *contender) ratioTo(b *contender) float64 {
 	r := make([]float64, len(c.rps))
 	for i := range r {
 		r[i] = c.rps[i] / b.rps[i]
+	}
+	return median(r)
+}
+
+// cpuRatioTo is the median over the rounds of b's CPU time per request
+// over c's in the same round: above 1 when c needs less, as a throughput
+// ratio is above 1 when c serves more.
+func (c *contender) cpuRatioTo(b *contender) float64 {
+	r := make([]float64, len(c.cpuPerReq))
+	for i := range r {
+		r[i] = float64(b.cpuPerReq[i]) / float64(c.cpuPerReq[i])
 	}
 	return median(r)
 }
@@ -166,21 +179,27 @@ func TestBench(t *testing.T) {
 
 	// Saturation throughput, after a second of warm-up each (connections,
 	// heap), not counted.
+	// The CPU time each proxy's process spends per request is measured
+	// too: unlike throughput, it hardly depends on what else the two cores
+	// are running.
 	for _, c := range cs {
-		if _, _, err := runWrk(wrk, c.url(), size.connLimit, time.Second); err != nil {
+		c.pid = servicePID(t, c.service)
+		if _, err := runWrk(wrk, c.url(), size.connLimit, time.Second); err != nil {
 			t.Fatalf("%s warm-up: %v", c.name, err)
 		}
 	}
 	for r := range size.rounds {
 		for _, c := range cs {
-			rps, non2xx, err := runWrk(wrk, c.url(), size.connLimit, size.wrkTime)
+			cpu := cpuTime(t, c.pid)
+			res, err := runWrk(wrk, c.url(), size.connLimit, size.wrkTime)
 			if err != nil {
 				t.Fatalf("%s round %d: %v", c.name, r, err)
 			}
-			if non2xx > 0 {
-				t.Errorf("%s round %d: %d responses were not 2xx", c.name, r, non2xx)
+			if res.non2xx > 0 {
+				t.Errorf("%s round %d: %d responses were not 2xx", c.name, r, res.non2xx)
 			}
-			c.rps = append(c.rps, rps)
+			c.rps = append(c.rps, res.rps)
+			c.cpuPerReq = append(c.cpuPerReq, (cpuTime(t, c.pid)-cpu)/time.Duration(res.requests))
 		}
 	}
 
@@ -208,7 +227,7 @@ func TestBench(t *testing.T) {
 	out.WriteString(benchTable(cs, rate))
 	noise := (slices.Max(baseline.rps) - slices.Min(baseline.rps)) / median(baseline.rps)
 	fmt.Fprintf(&out, "noise: the baseline's rounds spread over %.0f%% of its median; shipped/baseline per round %s\n", 100*noise, roundRatios(shipped, baseline))
-	fmt.Fprintf(&out, "levers (throughput ratios, paired by round):\n")
+	fmt.Fprintf(&out, "levers (throughput ratio | CPU per request, inverse ratio; both paired by round):\n")
 	for _, l := range []struct {
 		name string
 		a, b *contender
@@ -220,13 +239,13 @@ func TestBench(t *testing.T) {
 		{"both: shipped / untuned", shipped, untuned},
 		{"the untuned gateway / stock caddy, static upstreams", untuned, baseline},
 	} {
-		fmt.Fprintf(&out, "  %-56s %6.3f\n", l.name, l.a.ratioTo(l.b))
+		fmt.Fprintf(&out, "  %-56s %6.3f | %6.3f\n", l.name, l.a.ratioTo(l.b), l.a.cpuRatioTo(l.b))
 	}
 	tp := shipped.ratioTo(baseline)
 	p50 := float64(median(shipped.p50)) / float64(median(baseline.p50))
 	p99 := float64(median(shipped.p99)) / float64(median(baseline.p99))
-	fmt.Fprintf(&out, "shipped gateway: throughput %.3f × baseline %s; p50 %.3f × %s; p99 %.3f × %s; after the load %.1f MB, baseline %.1f MB (%+.1f MB) %s\n",
-		tp, verdictOf(tp >= targetThroughput, fmt.Sprintf("≥ %.2f", targetThroughput)),
+	fmt.Fprintf(&out, "shipped gateway: CPU per request %.3f × less than the baseline's; throughput %.3f × baseline %s; p50 %.3f × %s; p99 %.3f × %s; after the load %.1f MB, baseline %.1f MB (%+.1f MB) %s\n",
+		shipped.cpuRatioTo(baseline), tp, verdictOf(tp >= targetThroughput, fmt.Sprintf("≥ %.2f", targetThroughput)),
 		p50, verdictOf(p50 <= targetP50, fmt.Sprintf("≤ %.2f", targetP50)),
 		p99, verdictOf(p99 <= targetP99, fmt.Sprintf("≤ %.2f", targetP99)),
 		shipped.rssMB, baseline.rssMB, shipped.rssMB-baseline.rssMB,
@@ -307,11 +326,12 @@ func verdictOf(ok bool, target string) string {
 func benchTable(cs []*contender, rate int) string {
 	var b strings.Builder
 	base := cs[0]
-	fmt.Fprintf(&b, "%-52s %22s %6s | at %d req/s: %8s %8s %8s %6s %6s | %s\n",
-		"contender", "req/s median (min-max)", "ratio", rate, "p50", "p99", "p99.9", "p50 ×", "p99 ×", "RSS after")
+	fmt.Fprintf(&b, "%-52s %22s %6s | %13s %6s | at %d req/s: %8s %8s %8s %6s %6s | %s\n",
+		"contender", "req/s median (min-max)", "ratio", "CPU/request", "ratio", rate, "p50", "p99", "p99.9", "p50 ×", "p99 ×", "RSS after")
 	for _, c := range cs {
-		fmt.Fprintf(&b, "%-52s %8.0f (%5.0f-%5.0f) %6.3f | %15s %8s %8s %8s %6.3f %6.3f | %6.1f MB\n",
-			c.name, median(c.rps), slices.Min(c.rps), slices.Max(c.rps), c.ratioTo(base), "",
+		fmt.Fprintf(&b, "%-52s %8.0f (%5.0f-%5.0f) %6.3f | %11.1fµs %6.3f | %15s %8s %8s %8s %6.3f %6.3f | %6.1f MB\n",
+			c.name, median(c.rps), slices.Min(c.rps), slices.Max(c.rps), c.ratioTo(base),
+			float64(median(c.cpuPerReq))/1e3, c.cpuRatioTo(base), "",
 			median(c.p50).Round(time.Microsecond), median(c.p99).Round(time.Microsecond), median(c.p999).Round(time.Microsecond),
 			float64(median(c.p50))/float64(median(base.p50)), float64(median(c.p99))/float64(median(base.p99)), c.rssMB)
 	}
@@ -328,29 +348,39 @@ func roundRatios(a, b *contender) string {
 }
 
 var (
-	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`([0-9]+) requests in`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
 )
 
-// runWrk runs wrk against url and returns requests per second and the
-// count of non-2xx/3xx responses.
-func runWrk(wrk, url string, conns int, d time.Duration) (float64, int, error) {
+// wrkResult is what the bench reads from wrk's output.
+type wrkResult struct {
+	rps              float64
+	requests, non2xx int // non2xx: responses neither 2xx nor 3xx
+}
+
+// runWrk runs wrk against url.
+func runWrk(wrk, url string, conns int, d time.Duration) (wrkResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, wrk, "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s", url).CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("wrk: %w\n%s", err, out)
+		return wrkResult{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
-	m := wrkRPS.FindSubmatch(out)
-	if m == nil {
-		return 0, 0, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+	m, n := wrkRPS.FindSubmatch(out), wrkRequests.FindSubmatch(out)
+	if m == nil || n == nil {
+		return wrkResult{}, fmt.Errorf("no Requests/sec or request count in wrk output:\n%s", out)
 	}
-	rps, _ := strconv.ParseFloat(string(m[1]), 64)
-	non := 0
+	var res wrkResult
+	res.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	res.requests, _ = strconv.Atoi(string(n[1]))
 	if m := wrkNon2xx.FindSubmatch(out); m != nil {
-		non, _ = strconv.Atoi(string(m[1]))
+		res.non2xx, _ = strconv.Atoi(string(m[1]))
 	}
-	return rps, non, nil
+	if res.requests == 0 {
+		return res, fmt.Errorf("wrk: no request completed:\n%s", out)
+	}
+	return res, nil
 }
 
 // median returns the middle of the values (the upper middle of an even
@@ -541,15 +571,39 @@ func createRoutes(t *testing.T, cli serviceCreator, n int) {
 	}
 }
 
-// rssMB returns the resident memory of the main process of a service's
-// (single) task on this node.
-func rssMB(t *testing.T, service string) float64 {
+// servicePID returns the main process of a service's (single) task on
+// this node.
+func servicePID(t *testing.T, service string) string {
 	t.Helper()
 	id := strings.TrimSpace(mustDocker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+service))
 	if id == "" || strings.Contains(id, "\n") {
 		t.Fatalf("want one container of %s, got %q", service, id)
 	}
-	pid := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Pid}}", id))
+	return strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Pid}}", id))
+}
+
+// cpuTime returns the CPU time (user and system, every thread) a process
+// has used, from /proc/<pid>/stat, in the kernel's 10 ms ticks.
+func cpuTime(t *testing.T, pid string) time.Duration {
+	t.Helper()
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command name, "(...)": state is the first,
+	// utime and stime the 12th and 13th.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const tick = 10 * time.Millisecond // USER_HZ, 100 on Linux
+	return time.Duration(utime+stime) * tick
+}
+
+// rssMB returns the resident memory of the main process of a service's
+// (single) task on this node.
+func rssMB(t *testing.T, service string) float64 {
+	t.Helper()
+	pid := servicePID(t, service)
 	status, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		t.Fatal(err)
