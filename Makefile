@@ -5,7 +5,7 @@ SHELL := /bin/bash
 STACK          ?= faas
 PORT           ?= 8081
 GATEWAY_IMAGE  ?= faas-gateway/gateway:latest
-# The same gateway without its tuning (no PGO, Go's GC defaults): the bench's baseline and comparison
+# The same gateway without its tuning (no PGO, Go's GC default): the bench's baseline and comparison
 GATEWAY_UNTUNED_IMAGE ?= $(GATEWAY_IMAGE)-untuned
 MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
 BUILDER_IMAGE  ?= faas-gateway/builder-base:local
@@ -83,7 +83,7 @@ gateway-image: base-images
 
 ## gateway-image-untuned: the same gateway without PGO and with Go's GC defaults, for the bench's comparison
 gateway-image-untuned: base-images
-	$(call build-gateway,$(GATEWAY_UNTUNED_IMAGE),--build-arg GO_PGO=off --build-arg GOGC=100 --build-arg GOMEMLIMIT=off)
+	$(call build-gateway,$(GATEWAY_UNTUNED_IMAGE),--build-arg GO_PGO=off --build-arg GOGC=100)
 
 # build-gateway(tag, extra docker build arguments)
 define build-gateway

@@ -122,7 +122,7 @@ func TestBench(t *testing.T) {
 	// The levers, each alone: the shipped image with Go's GC defaults (PGO
 	// only), the untuned one with the shipped image's GC settings.
 	shippedGC := imageEnv(t, gatewayImage, "GOGC", "GOMEMLIMIT")
-	goDefaults := []string{"GOGC=100", "GOMEMLIMIT=off"}
+	goDefaults := []string{"GOGC=100"}
 	gateways := []*contender{
 		{name: "gateway: untuned (no PGO, GC defaults)", port: untunedPort, service: startGateway(t, "untuned", untunedImage, untunedPort)},
 		{name: "gateway: PGO only", port: pgoOnlyPort, service: startGateway(t, "pgo_only", gatewayImage, pgoOnlyPort, goDefaults...)},
