@@ -93,7 +93,7 @@ func (c *contender) cpuRatioTo(b *contender) float64 {
 // each tuning lever alone, stock Caddy with hand-written upstreams (the
 // baseline: the untuned build, which is stock Caddy's build settings,
 // running a static Caddyfile) and others: saturation throughput and
-// latency at a fixed rate (rounds alternating A B C D A B C D), resident
+// latency at a fixed rate (rounds alternating A B C D, B C D A, ...), resident
 // memory after that load, fairness over 10 replicas, and memory with many
 // routes. Figures are ratios to the baseline measured in the same run. CI
 // runs it with a few seconds of load and prints, without asserting, the
@@ -174,7 +174,7 @@ func TestBench(t *testing.T) {
 	gwIdle := rssMB(t, gatewaySv)
 
 	var out strings.Builder
-	fmt.Fprintf(&out, "bench (%s): %d rounds, contenders alternating; wrk -t2 -c%d for %s each; ratios are the median of each round's ratio to that round's baseline\n",
+	fmt.Fprintf(&out, "bench (%s): %d rounds, contenders alternating, each round starting one later; wrk -t2 -c%d for %s each; ratios are the median of each round's ratio to that round's baseline\n",
 		sizeName, size.rounds, size.connLimit, size.wrkTime)
 
 	// Saturation throughput, after a second of warm-up each (connections,
@@ -189,7 +189,10 @@ func TestBench(t *testing.T) {
 		}
 	}
 	for r := range size.rounds {
-		for _, c := range cs {
+		// Each round starts one contender later, so that no contender
+		// always runs at the same point of a round (after the same other).
+		for i := range cs {
+			c := cs[(i+r)%len(cs)]
 			cpu := cpuTime(t, c.pid)
 			res, err := runWrk(wrk, c.url(), size.connLimit, size.wrkTime)
 			if err != nil {
@@ -207,8 +210,9 @@ func TestBench(t *testing.T) {
 	// baseline's, at most 1,000/s (vegeta needs more CPU per request than
 	// wrk, and shares the two cores).
 	rate := min(1000, max(50, int(median(baseline.rps)/4)))
-	for range size.rounds {
-		for _, c := range cs {
+	for r := range size.rounds {
+		for i := range cs {
+			c := cs[(i+r)%len(cs)]
 			recs := loadgen.Run(context.Background(), loadgen.Config{BaseURL: localURL(c.port), Prefix: c.prefix, Rate: rate, Duration: size.latTime})
 			s := loadgen.Summarize(recs)
 			if s.Failed > 0 {
