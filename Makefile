@@ -5,6 +5,8 @@ SHELL := /bin/bash
 STACK          ?= faas
 PORT           ?= 8081
 GATEWAY_IMAGE  ?= faas-gateway/gateway:latest
+# The same gateway without its tuning (no PGO, Go's GC default): the bench's baseline and comparison
+GATEWAY_UNTUNED_IMAGE ?= $(GATEWAY_IMAGE)-untuned
 MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
 TESTSVC_IMAGE  ?= faas-gateway/testsvc:latest
 BUILDER_IMAGE  ?= faas-gateway/builder-base:local
@@ -13,10 +15,10 @@ URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 # The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
-export STACK GATEWAY_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE
+export STACK GATEWAY_IMAGE GATEWAY_UNTUNED_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench images base-images gateway-image multiply-image testsvc-image swarm status logs clean
+.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench pgo images base-images gateway-image gateway-image-untuned multiply-image testsvc-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -43,7 +45,7 @@ down:
 	scripts/stack-rm.sh $(STACK)
 
 ## test: unit tests under the race detector, then end-to-end tests on the real swarm (they deploy and remove their own stack)
-test: images swarm
+test: images gateway-image-untuned swarm
 	go vet ./...
 	rm -f build/scenarios.txt build/bench.txt
 	go test -race $(GO_TEST_FLAGS) -short ./...
@@ -66,8 +68,8 @@ scenarios: images swarm certs
 unit:
 	go test $(GO_TEST_FLAGS) -short ./...
 
-## bench: Go benchmarks, then gateway against stock Caddy: throughput, latency, fairness, memory (about 10 minutes)
-bench: images swarm
+## bench: Go benchmarks, then gateway (tuned and untuned) against stock Caddy: throughput, latency, fairness, memory (about 15 minutes)
+bench: images gateway-image-untuned swarm
 	mkdir -p build
 	go test -run '^$$' -bench . -benchmem -count 5 ./caddymodule | tee build/gobench.txt
 	BENCH=full go test -count=1 -timeout 40m -v -run TestBench ./e2e
@@ -86,9 +88,22 @@ testsvc-image:
 
 ## gateway-image: xcaddy.Dockerfile on locally made base images (online: make gateway-image BUILDER_IMAGE=caddy:2-builder RUNTIME_IMAGE=caddy:2)
 gateway-image: base-images
-	@echo "building $(GATEWAY_IMAGE) with xcaddy (the first build compiles Caddy: about 5 minutes on 2 cores)"
-	docker build -f xcaddy.Dockerfile --build-arg BUILDER_IMAGE=$(BUILDER_IMAGE) --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) -t $(GATEWAY_IMAGE) . \
+	$(call build-gateway,$(GATEWAY_IMAGE))
+
+## gateway-image-untuned: the same gateway without PGO and with Go's GC defaults, for the bench's comparison
+gateway-image-untuned: base-images
+	$(call build-gateway,$(GATEWAY_UNTUNED_IMAGE),--build-arg GO_PGO=off --build-arg GOGC=100)
+
+# build-gateway(tag, extra docker build arguments)
+define build-gateway
+	@echo "building $(1) with xcaddy (the first build compiles Caddy: about 5 minutes on 2 cores)"
+	docker build -f xcaddy.Dockerfile --build-arg BUILDER_IMAGE=$(BUILDER_IMAGE) --build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE) $(2) -t $(1) . \
 		| grep --line-buffered -E '^(Step|Successfully)' || { echo "gateway image build failed; rerun without the filter: docker build -f xcaddy.Dockerfile ..." >&2; exit 1; }
+endef
+
+## pgo: profile the gateway under wrk load into pgo/default.pgo (about 1 minute; then make gateway-image)
+pgo: images swarm
+	scripts/pgo.sh
 
 base-images:
 	@if [[ "$(BUILDER_IMAGE)" == faas-gateway/* ]]; then scripts/base-images.sh; fi

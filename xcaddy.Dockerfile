@@ -8,6 +8,12 @@
 #     --build-arg BUILDER_IMAGE=faas-gateway/builder-base:local \
 #     --build-arg RUNTIME_IMAGE=faas-gateway/runtime-base:local -t faas-gateway/gateway .
 # Every RUN uses the exec form, so the builder needs no shell.
+#
+# The tuning (BENCHMARKS.md, "Tuning the shipped gateway"): a profile-guided
+# build from pgo/default.pgo (`make pgo` takes it again from load) and the
+# garbage collector's setting below. `make gateway-image-untuned` builds
+# the same source without either, for the bench's comparison:
+#   --build-arg GO_PGO=off --build-arg GOGC=100
 ARG BUILDER_IMAGE=caddy:2-builder
 ARG RUNTIME_IMAGE=caddy:2
 
@@ -20,6 +26,13 @@ WORKDIR /src
 # these layers stay cached while only the module's source changes.
 COPY go.mod go.sum ./
 RUN ["go", "mod", "download"]
+# The profile for profile-guided optimisation ("off" for none). Through
+# GOFLAGS it reaches both this warm-up build and xcaddy's (whose
+# XCADDY_GO_BUILD_FLAGS would replace its default flags), so the warm-up
+# layer's compiled packages are the ones xcaddy reuses.
+ARG GO_PGO=/src/pgo/default.pgo
+COPY pgo/default.pgo pgo/
+ENV GOFLAGS=-pgo=${GO_PGO}
 RUN ["go", "build", "-trimpath", "-tags", "nobadger,nomysql,nopgx", "-o", "/dev/null", \
      "github.com/caddyserver/caddy/v2/cmd/caddy", "github.com/docker/docker/client"]
 
@@ -31,6 +44,13 @@ RUN ["xcaddy", "build", "--output", "/caddy", \
      "--with", "github.com/faas-gateway/faas-gateway@v0.0.0-00010101000000-000000000000=."]
 
 FROM ${RUNTIME_IMAGE}
+# The collector's setting: GOGC=200 lets the heap grow to three times what
+# is live before a cycle (Go's default, 100, to twice), so cycles come half
+# as often. GOMEMLIMIT is left to Caddy, which sets it to 90% of the
+# container's memory limit when there is one (a service's
+# resources.limits.memory), bounding what GOGC would let the heap grow to.
+ARG GOGC=200
+ENV GOGC=${GOGC}
 COPY --from=builder /caddy /usr/bin/caddy
 COPY Caddyfile /etc/caddy/Caddyfile
 COPY docker-api/Caddyfile /etc/caddy/docker-api.Caddyfile
