@@ -45,7 +45,7 @@ down:
 	scripts/stack-rm.sh $(STACK)
 
 ## test: unit tests under the race detector, then end-to-end tests on the real swarm (they deploy and remove their own stack)
-test: images gateway-image-untuned swarm
+test: images swarm
 	go vet ./...
 	rm -f build/scenarios.txt build/bench.txt
 	go test -race $(GO_TEST_FLAGS) -short ./...

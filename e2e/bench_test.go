@@ -107,26 +107,37 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		unavailable(t, "wrk is not installed (apt-get install wrk)")
 	}
-	if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", untunedImage); err != nil {
-		unavailable(t, "image %s not built: run `make gateway-image-untuned`", untunedImage)
-	}
 	size, sizeName := benchSizeFromEnv()
 	full := os.Getenv("BENCH") == "full"
+	// The baseline is stock Caddy's build (the untuned image) with Go's GC
+	// defaults. make test's short run has no untuned image (one gateway
+	// build less in CI) and no levers: its baseline is the shipped binary
+	// with Go's GC defaults.
+	baseImage := gatewayImage
+	if full {
+		if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", untunedImage); err != nil {
+			unavailable(t, "image %s not built: run `make gateway-image-untuned`", untunedImage)
+		}
+		baseImage = untunedImage
+	}
 	deployStack(t, "stack.yml", "e2e/testdata/reference.yml", "e2e/testdata/bench.yml")
 	cli := newDockerClient(t)
 	clock := watchTasks(t, cli, multiplySv)
 	env := &scenarioEnv{t: t, clock: clock}
 	env.scale(3)
-	startStatic(t, cli)
+	startStatic(t, cli, baseImage)
 
 	// The levers, each alone: the shipped image with Go's GC defaults (PGO
 	// only), the untuned one with the shipped image's GC settings.
 	shippedGC := imageEnv(t, gatewayImage, "GOGC", "GOMEMLIMIT")
 	goDefaults := []string{"GOGC=100"}
-	gateways := []*contender{
-		{name: "gateway: untuned (no PGO, GC defaults)", port: untunedPort, service: startGateway(t, "untuned", untunedImage, untunedPort)},
-		{name: "gateway: PGO only", port: pgoOnlyPort, service: startGateway(t, "pgo_only", gatewayImage, pgoOnlyPort, goDefaults...)},
-		{name: "gateway: GC settings only", port: gcOnlyPort, service: startGateway(t, "gc_only", untunedImage, gcOnlyPort, shippedGC...)},
+	var gateways []*contender
+	if full {
+		gateways = []*contender{
+			{name: "gateway: untuned (no PGO, GC defaults)", port: untunedPort, service: startGateway(t, "untuned", untunedImage, untunedPort)},
+			{name: "gateway: PGO only", port: pgoOnlyPort, service: startGateway(t, "pgo_only", gatewayImage, pgoOnlyPort, goDefaults...)},
+			{name: "gateway: GC settings only", port: gcOnlyPort, service: startGateway(t, "gc_only", untunedImage, gcOnlyPort, shippedGC...)},
+		}
 	}
 	noMetrics := startNoMetrics(t)
 	gateways = append(gateways, noMetrics)
@@ -152,7 +163,6 @@ func TestBench(t *testing.T) {
 	const addPath = "/api/v1/add?x=10&y=25"
 	baseline := &contender{name: "baseline: stock caddy, static upstreams", port: staticPort, service: stackName + "_static"}
 	shipped := &contender{name: fmt.Sprintf("gateway: shipped (PGO, %s)", strings.Join(shippedGC, " ")), port: gatewayPort, service: gatewaySv}
-	untuned, pgoOnly, gcOnly := gateways[0], gateways[1], gateways[2]
 	cs := append([]*contender{baseline, shipped}, gateways...)
 	cs = append(cs,
 		&contender{name: "caddy: dynamic a tasks.<svc>", port: refPort, service: stackName + "_reference"},
@@ -233,19 +243,8 @@ func TestBench(t *testing.T) {
 	out.WriteString(benchTable(cs, rate))
 	noise := (slices.Max(baseline.rps) - slices.Min(baseline.rps)) / median(baseline.rps)
 	fmt.Fprintf(&out, "noise: the baseline's rounds spread over %.0f%% of its median; shipped/baseline per round %s\n", 100*noise, roundRatios(shipped, baseline))
-	fmt.Fprintf(&out, "levers (throughput ratio | CPU per request, inverse ratio; both paired by round):\n")
-	for _, l := range []struct {
-		name string
-		a, b *contender
-	}{
-		{"PGO, with the GC settings: shipped / GC settings only", shipped, gcOnly},
-		{"PGO, alone: PGO only / untuned", pgoOnly, untuned},
-		{"GC settings, with PGO: shipped / PGO only", shipped, pgoOnly},
-		{"GC settings, alone: GC settings only / untuned", gcOnly, untuned},
-		{"both: shipped / untuned", shipped, untuned},
-		{"the untuned gateway / stock caddy, static upstreams", untuned, baseline},
-	} {
-		fmt.Fprintf(&out, "  %-56s %6.3f | %6.3f\n", l.name, l.a.ratioTo(l.b), l.a.cpuRatioTo(l.b))
+	if full {
+		out.WriteString(leversTable(shipped, baseline, gateways[0], gateways[1], gateways[2]))
 	}
 	tp := shipped.ratioTo(baseline)
 	p50 := float64(median(shipped.p50)) / float64(median(baseline.p50))
@@ -398,10 +397,33 @@ func median[T cmp.Ordered](v []T) T {
 	return s[len(s)/2]
 }
 
-// startStatic runs the baseline: stock Caddy, built as the untuned gateway
-// is (stock Caddy's build settings and Go's GC defaults), with multiply's
-// current task addresses written into its Caddyfile.
-func startStatic(t *testing.T, cli taskLister) {
+// leversTable is the effect of each tuning lever, from the full bench's
+// contenders: the untuned gateway, the PGO build with Go's GC defaults, and
+// the untuned build with the shipped GC settings.
+func leversTable(shipped, baseline, untuned, pgoOnly, gcOnly *contender) string {
+	var out strings.Builder
+	fmt.Fprintf(&out, "levers (throughput ratio | CPU per request, inverse ratio; both paired by round):\n")
+	for _, l := range []struct {
+		name string
+		a, b *contender
+	}{
+		{"PGO, with the GC settings: shipped / GC settings only", shipped, gcOnly},
+		{"PGO, alone: PGO only / untuned", pgoOnly, untuned},
+		{"GC settings, with PGO: shipped / PGO only", shipped, pgoOnly},
+		{"GC settings, alone: GC settings only / untuned", gcOnly, untuned},
+		{"both: shipped / untuned", shipped, untuned},
+		{"the untuned gateway / stock caddy, static upstreams", untuned, baseline},
+	} {
+		fmt.Fprintf(&out, "  %-56s %6.3f | %6.3f\n", l.name, l.a.ratioTo(l.b), l.a.cpuRatioTo(l.b))
+	}
+	return out.String()
+}
+
+// startStatic runs the baseline: Caddy from image (in the full bench the
+// untuned gateway, built with stock Caddy's settings) with Go's GC
+// defaults, and multiply's current task addresses written into its
+// Caddyfile.
+func startStatic(t *testing.T, cli taskLister, image string) {
 	t.Helper()
 	addrs := taskAddrs(t, cli)
 	tmpl := template.Must(template.ParseFiles("testdata/static.Caddyfile.tmpl"))
@@ -409,7 +431,7 @@ func startStatic(t *testing.T, cli taskLister) {
 	if err := tmpl.Execute(&cf, map[string]string{"Upstreams": strings.Join(addrs, " ")}); err != nil {
 		t.Fatal(err)
 	}
-	startService(t, "static", untunedImage, staticPort, caddyfileOpts(t, "static", cf.Bytes()), caddyfileArgs...)
+	startService(t, "static", image, staticPort, append(caddyfileOpts(t, "static", cf.Bytes()), "--env", "GOGC=100"), caddyfileArgs...)
 }
 
 // caddyfileArgs run Caddy with the Caddyfile caddyfileOpts mounts.
