@@ -9,10 +9,12 @@ import (
 )
 
 // logChanges logs, once each, the routes that appeared, disappeared or
-// changed replica count, and the problems that are new.
-func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildReport) {
+// changed replica count, and the problems that are new; it reports
+// whether any route changed at all (its service, policy or replicas).
+func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildReport) (changed bool) {
 	next.each(func(r *route) {
 		old := prev.lookup(r.Host, r.Prefix)
+		changed = changed || old == nil || old.Service != r.Service || old.Policy != r.Policy || !slices.Equal(old.Upstreams, r.Upstreams)
 		switch {
 		case old == nil:
 			l.Info("route added", logFields(r, zap.Int("replicas", len(r.Upstreams)))...)
@@ -28,6 +30,7 @@ func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildRep
 	})
 	prev.each(func(r *route) {
 		if next.lookup(r.Host, r.Prefix) == nil {
+			changed = true
 			l.Info("route removed", logFields(r)...)
 		}
 	})
@@ -40,6 +43,7 @@ func logChanges(l *zap.Logger, prev, next *routeTable, prevRep, nextRep buildRep
 			l.Warn(msg, fields...)
 		}
 	}
+	return changed
 }
 
 // logFields are the log fields naming a route, then extra.

@@ -6,7 +6,6 @@ package caddymodule
 // that a request only adds to atomics, and the watcher's discovery.
 
 import (
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -189,21 +188,6 @@ func (m *watcherMetrics) published(now time.Time, changed bool) {
 		m.discovery.lastChange.Store(now.UnixNano())
 	}
 	m.discovery.up.Store(true)
-}
-
-// sameRoutes reports whether a and b route the same claims to the same
-// services and upstreams.
-func sameRoutes(a, b *routeTable) bool {
-	same, n := true, 0
-	b.each(func(r *route) {
-		n++
-		o := a.lookup(r.Host, r.Prefix)
-		if o == nil || o.Service != r.Service || !slices.Equal(o.Upstreams, r.Upstreams) {
-			same = false
-		}
-	})
-	a.each(func(*route) { n-- })
-	return same && n == 0
 }
 
 // histogram is a Prometheus histogram of durations that only adds to

@@ -343,8 +343,7 @@ func (w *watcher) publish(ls *loopState, st swarmState) {
 	w.report.Store(&rep)
 	prev := w.current.Swap(next)
 	w.services.Store(&rep.services)
-	w.metrics.published(now, !sameRoutes(prev, next))
-	logChanges(w.log(), prev, next, ls.report, rep)
+	w.metrics.published(now, logChanges(w.log(), prev, next, ls.report, rep))
 	ls.last, ls.report = st, rep
 	ls.failures = 0
 	if ls.down {
