@@ -161,4 +161,8 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	if want := []string{"grpc", "private", "sticky", "stream"}; !slices.Equal(policies, want) {
 		t.Errorf("named routes = %v, want the shipped policies %v", policies, want)
 	}
+	// The default log's encoder: lazy, wrapping Caddy's default.
+	if want := `"logs":{"default":{"encoder":{"format":"lazy"}}}`; !strings.Contains(string(out), want) {
+		t.Errorf("the default log is not %s:\n%s", want, out)
+	}
 }
