@@ -9,11 +9,12 @@
 #     --build-arg RUNTIME_IMAGE=faas-gateway/runtime-base:local -t faas-gateway/gateway .
 # Every RUN uses the exec form, so the builder needs no shell.
 #
-# The tuning (BENCHMARKS.md, "Tuning the shipped gateway"): a profile-guided
-# build from pgo/default.pgo (`make pgo` takes it again from load) and the
-# garbage collector's setting below. `make gateway-image-untuned` builds
-# the same source without either, for the bench's comparison:
-#   --build-arg GO_PGO=off --build-arg GOGC=100
+# The tuning (BENCHMARKS.md, "Tuning the shipped gateway"): the garbage
+# collector's setting below, and the Caddyfile's lazy log encoder. A
+# profile-guided build is an option, off by default because it measured
+# slower here: `make gateway-image-pgo` builds with pgo/default.pgo
+# (`make pgo` takes it again from load):
+#   --build-arg GO_PGO=/src/pgo/default.pgo
 ARG BUILDER_IMAGE=caddy:2-builder
 ARG RUNTIME_IMAGE=caddy:2
 
@@ -26,11 +27,11 @@ WORKDIR /src
 # these layers stay cached while only the module's source changes.
 COPY go.mod go.sum ./
 RUN ["go", "mod", "download"]
-# The profile for profile-guided optimisation ("off" for none). Through
+# The profile for profile-guided optimisation ("off", the default: none). Through
 # GOFLAGS it reaches both this warm-up build and xcaddy's (whose
 # XCADDY_GO_BUILD_FLAGS would replace its default flags), so the warm-up
 # layer's compiled packages are the ones xcaddy reuses.
-ARG GO_PGO=/src/pgo/default.pgo
+ARG GO_PGO=off
 COPY pgo/default.pgo pgo/
 ENV GOFLAGS=-pgo=${GO_PGO}
 RUN ["go", "build", "-trimpath", "-tags", "nobadger,nomysql,nopgx", "-o", "/dev/null", \

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 )
 
@@ -16,18 +14,9 @@ const targetMetricsOverhead = 0.97
 // that the bench measures what counting costs in the same run.
 func startNoMetrics(t *testing.T) *contender {
 	t.Helper()
-	cf, err := os.ReadFile("../Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const on, off = "\tswarm_route {\n", "\tswarm_route {\n\t\tno_metrics\n"
-	if n := strings.Count(string(cf), on); n != 1 {
-		t.Fatalf("the Caddyfile has %d lines %q, want 1", n, on)
-	}
-	const name = "nometrics"
-	opts := append(gatewayOpts(nil), caddyfileOpts(t, name, []byte(strings.Replace(string(cf), on, off, 1)))...)
+	cf := caddyfileVariant(t, "\tswarm_route {\n", "\tswarm_route {\n\t\tno_metrics\n")
 	return &contender{name: "gateway: metrics off", port: noMetricsPort,
-		service: startService(t, name, gatewayImage, noMetricsPort, opts, caddyfileArgs...)}
+		service: startGatewayWith(t, "nometrics", gatewayImage, noMetricsPort, cf)}
 }
 
 // metricsOverhead is the bench's line comparing the gateway's throughput

@@ -89,10 +89,10 @@ func (c *contender) cpuRatioTo(b *contender) float64 {
 }
 
 // TestBench measures in one run the shipped gateway (the image and
-// Caddyfile `make up` deploys), the same gateway built without its tuning,
+// Caddyfile `make up` deploys), the same gateway without its tuning,
 // each tuning lever alone, stock Caddy with hand-written upstreams (the
-// baseline: the untuned build, which is stock Caddy's build settings,
-// running a static Caddyfile) and others: saturation throughput and
+// baseline: the gateway's binary, built with stock Caddy's settings,
+// running a static Caddyfile with Go's GC defaults) and others: saturation throughput and
 // latency at a fixed rate (rounds alternating A B C D, B C D A, ...), resident
 // memory after that load, fairness over 10 replicas, and memory with many
 // routes. Figures are ratios to the baseline measured in the same run. CI
@@ -109,34 +109,34 @@ func TestBench(t *testing.T) {
 	}
 	size, sizeName := benchSizeFromEnv()
 	full := os.Getenv("BENCH") == "full"
-	// The baseline is stock Caddy's build (the untuned image) with Go's GC
-	// defaults. make test's short run has no untuned image (one gateway
-	// build less in CI) and no levers: its baseline is the shipped binary
-	// with Go's GC defaults.
-	baseImage := gatewayImage
 	if full {
-		if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", untunedImage); err != nil {
-			unavailable(t, "image %s not built: run `make gateway-image-untuned`", untunedImage)
+		if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", pgoImage); err != nil {
+			unavailable(t, "image %s not built: run `make gateway-image-pgo`", pgoImage)
 		}
-		baseImage = untunedImage
 	}
 	deployStack(t, "stack.yml", "e2e/testdata/reference.yml", "e2e/testdata/bench.yml")
 	cli := newDockerClient(t)
 	clock := watchTasks(t, cli, multiplySv)
 	env := &scenarioEnv{t: t, clock: clock}
 	env.scale(3)
-	startStatic(t, cli, baseImage)
+	// The shipped binary is built as stock Caddy is (xcaddy's flags, no
+	// PGO): run with Go's GC defaults and a static Caddyfile, it is the
+	// baseline.
+	startStatic(t, cli, gatewayImage)
 
-	// The levers, each alone: the shipped image with Go's GC defaults (PGO
-	// only), the untuned one with the shipped image's GC settings.
+	// The levers, each alone and with the other: the image's GC settings
+	// and the Caddyfile's lazy log encoder; and PGO, which is not shipped,
+	// added to the shipped gateway.
 	shippedGC := imageEnv(t, gatewayImage, "GOGC", "GOMEMLIMIT")
 	goDefaults := []string{"GOGC=100"}
 	var gateways []*contender
 	if full {
+		eager := caddyfileVariant(t, lazyLog, "")
 		gateways = []*contender{
-			{name: "gateway: untuned (no PGO, GC defaults)", port: untunedPort, service: startGateway(t, "untuned", untunedImage, untunedPort)},
-			{name: "gateway: PGO only", port: pgoOnlyPort, service: startGateway(t, "pgo_only", gatewayImage, pgoOnlyPort, goDefaults...)},
-			{name: "gateway: GC settings only", port: gcOnlyPort, service: startGateway(t, "gc_only", untunedImage, gcOnlyPort, shippedGC...)},
+			{name: "gateway: untuned (GC defaults, eager log)", port: untunedPort, service: startGatewayWith(t, "untuned", gatewayImage, untunedPort, eager, goDefaults...)},
+			{name: "gateway: lazy log only", port: lazyOnlyPort, service: startGateway(t, "lazy_only", gatewayImage, lazyOnlyPort, goDefaults...)},
+			{name: "gateway: GC settings only", port: gcOnlyPort, service: startGatewayWith(t, "gc_only", gatewayImage, gcOnlyPort, eager, shippedGC...)},
+			{name: "gateway: shipped, built with PGO", port: pgoPort, service: startGateway(t, "pgo", pgoImage, pgoPort)},
 		}
 	}
 	noMetrics := startNoMetrics(t)
@@ -155,14 +155,14 @@ func TestBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		port, name := caddyfilePort+i, fmt.Sprintf("caddyfile%d", i)
+		port := caddyfilePort + i
 		gateways = append(gateways, &contender{name: "gateway: shipped, " + filepath.Base(file), port: port,
-			service: startService(t, name, gatewayImage, port, append(gatewayOpts(nil), caddyfileOpts(t, name, cf)...), caddyfileArgs...)})
+			service: startGatewayWith(t, fmt.Sprintf("caddyfile%d", i), gatewayImage, port, cf)})
 	}
 
 	const addPath = "/api/v1/add?x=10&y=25"
 	baseline := &contender{name: "baseline: stock caddy, static upstreams", port: staticPort, service: stackName + "_static"}
-	shipped := &contender{name: fmt.Sprintf("gateway: shipped (PGO, %s)", strings.Join(shippedGC, " ")), port: gatewayPort, service: gatewaySv}
+	shipped := &contender{name: fmt.Sprintf("gateway: shipped (lazy log, %s)", strings.Join(shippedGC, " ")), port: gatewayPort, service: gatewaySv}
 	cs := append([]*contender{baseline, shipped}, gateways...)
 	cs = append(cs,
 		&contender{name: "caddy: dynamic a tasks.<svc>", port: refPort, service: stackName + "_reference"},
@@ -244,7 +244,7 @@ func TestBench(t *testing.T) {
 	noise := (slices.Max(baseline.rps) - slices.Min(baseline.rps)) / median(baseline.rps)
 	fmt.Fprintf(&out, "noise: the baseline's rounds spread over %.0f%% of its median; shipped/baseline per round %s\n", 100*noise, roundRatios(shipped, baseline))
 	if full {
-		out.WriteString(leversTable(shipped, baseline, gateways[0], gateways[1], gateways[2]))
+		out.WriteString(leversTable(shipped, baseline, gateways[0], gateways[1], gateways[2], gateways[3]))
 	}
 	tp := shipped.ratioTo(baseline)
 	p50 := float64(median(shipped.p50)) / float64(median(baseline.p50))
@@ -398,20 +398,21 @@ func median[T cmp.Ordered](v []T) T {
 }
 
 // leversTable is the effect of each tuning lever, from the full bench's
-// contenders: the untuned gateway, the PGO build with Go's GC defaults, and
-// the untuned build with the shipped GC settings.
-func leversTable(shipped, baseline, untuned, pgoOnly, gcOnly *contender) string {
+// contenders: the untuned gateway, each of the two shipped levers alone,
+// and the shipped gateway built with PGO.
+func leversTable(shipped, baseline, untuned, lazyOnly, gcOnly, pgo *contender) string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "levers (throughput ratio | CPU per request, inverse ratio; both paired by round):\n")
 	for _, l := range []struct {
 		name string
 		a, b *contender
 	}{
-		{"PGO, with the GC settings: shipped / GC settings only", shipped, gcOnly},
-		{"PGO, alone: PGO only / untuned", pgoOnly, untuned},
-		{"GC settings, with PGO: shipped / PGO only", shipped, pgoOnly},
+		{"lazy log, alone: lazy log only / untuned", lazyOnly, untuned},
+		{"lazy log, with the GC settings: shipped / GC settings only", shipped, gcOnly},
 		{"GC settings, alone: GC settings only / untuned", gcOnly, untuned},
+		{"GC settings, with the lazy log: shipped / lazy log only", shipped, lazyOnly},
 		{"both: shipped / untuned", shipped, untuned},
+		{"PGO, added to the shipped gateway: built with PGO / shipped", pgo, shipped},
 		{"the untuned gateway / stock caddy, static upstreams", untuned, baseline},
 	} {
 		fmt.Fprintf(&out, "  %-56s %6.3f | %6.3f\n", l.name, l.a.ratioTo(l.b), l.a.cpuRatioTo(l.b))
@@ -419,10 +420,9 @@ func leversTable(shipped, baseline, untuned, pgoOnly, gcOnly *contender) string 
 	return out.String()
 }
 
-// startStatic runs the baseline: Caddy from image (in the full bench the
-// untuned gateway, built with stock Caddy's settings) with Go's GC
-// defaults, and multiply's current task addresses written into its
-// Caddyfile.
+// startStatic runs the baseline: Caddy from image (the gateway's, built
+// with stock Caddy's settings) with Go's GC defaults, and multiply's
+// current task addresses written into its Caddyfile.
 func startStatic(t *testing.T, cli taskLister, image string) {
 	t.Helper()
 	addrs := taskAddrs(t, cli)
@@ -465,6 +465,30 @@ func caddyfileOpts(t *testing.T, name string, caddyfile []byte) []string {
 func startGateway(t *testing.T, name, image string, port int, env ...string) string {
 	t.Helper()
 	return startService(t, name, image, port, gatewayOpts(env))
+}
+
+// startGatewayWith runs a gateway as startGateway does, with caddyfile
+// instead of the image's.
+func startGatewayWith(t *testing.T, name, image string, port int, caddyfile []byte, env ...string) string {
+	t.Helper()
+	return startService(t, name, image, port, append(gatewayOpts(env), caddyfileOpts(t, name, caddyfile)...), caddyfileArgs...)
+}
+
+// lazyLog is the default Caddyfile's log block: the lazy log encoder.
+const lazyLog = "\tlog {\n\t\tformat lazy\n\t}\n"
+
+// caddyfileVariant returns the default Caddyfile with its one occurrence
+// of old replaced by new: the same gateway with one setting changed.
+func caddyfileVariant(t *testing.T, old, new string) []byte {
+	t.Helper()
+	cf, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(cf), old); n != 1 {
+		t.Fatalf("the Caddyfile has %d times %q, want 1", n, old)
+	}
+	return []byte(strings.Replace(string(cf), old, new, 1))
 }
 
 // gatewayOpts are the service create options a gateway needs (the Docker

@@ -29,9 +29,10 @@ const (
 	refPort       = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
 	staticPort    = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
 	svcnamePort   = 18084 // stock Caddy proxying to the service name (testdata/bench.yml)
-	untunedPort   = 18085 // the bench's gateway built without the tuning (created by the bench)
-	pgoOnlyPort   = 18086 // the bench's shipped gateway with Go's GC defaults (created by the bench)
+	untunedPort   = 18085 // the bench's gateway without the tuning (created by the bench)
+	pgoPort       = 18086 // the bench's shipped gateway built with PGO (created by the bench)
 	gcOnlyPort    = 18087 // the bench's untuned gateway with the shipped GC settings (created by the bench)
+	lazyOnlyPort  = 18091 // the bench's untuned gateway with the shipped log encoder (created by the bench)
 	gcPort        = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
 	caddyfilePort = 18120 // the bench's BENCH_CADDYFILES contenders, one port each from here (created by the bench)
 	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
@@ -56,10 +57,10 @@ var (
 	gatewayImage  = envOr("GATEWAY_IMAGE", "faas-gateway/gateway:latest")
 	multiplyImage = envOr("MULTIPLY_IMAGE", "faas-gateway/multiply:latest")
 	testsvcImage  = envOr("TESTSVC_IMAGE", "faas-gateway/testsvc:latest")
-	// untunedImage is the gateway built from the same source without PGO
-	// and with Go's GC defaults (`make gateway-image-untuned`).
-	untunedImage = envOr("GATEWAY_UNTUNED_IMAGE", gatewayImage+"-untuned")
-	baseURL      = localURL(gatewayPort)
+	// pgoImage is the gateway built from the same source with
+	// profile-guided optimisation (`make gateway-image-pgo`).
+	pgoImage = envOr("GATEWAY_PGO_IMAGE", gatewayImage+"-pgo")
+	baseURL  = localURL(gatewayPort)
 )
 
 // localURL is the base URL of a port published on this node.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgo.sh: profiles the gateway under load and writes pgo/default.pgo, the
 # profile that xcaddy.Dockerfile builds the gateway with (profile-guided
-# optimisation). `make pgo` runs it; then `make gateway-image` to use it.
+# optimisation). `make pgo` runs it; then `make gateway-image-pgo` to use it.
 #
 # It deploys stack.yml as stack $STACK on port $PORT with $GATEWAY_IMAGE and
 # $MULTIPLY_IMAGE (three multiply replicas), loads the multiply route with
@@ -51,4 +51,4 @@ cp "$out/cpu.pprof" pgo/default.pgo
 go tool pprof -top -nodecount 60 "$out/cpu.pprof" >"$out/cpu-top.txt" 2>/dev/null
 go tool pprof -top -nodecount 60 -sample_index alloc_space "$out/allocs.pprof" >"$out/allocs-top.txt" 2>/dev/null
 echo "pgo: wrote pgo/default.pgo from ${profile}s of load ($(grep Requests/sec "$out/wrk.txt" | tr -s ' '))"
-echo "pgo: profiles and their top functions in $out; rebuild the image with: make gateway-image"
+echo "pgo: profiles and their top functions in $out; build the image with it: make gateway-image-pgo"
