@@ -9,16 +9,17 @@ GATEWAY_IMAGE  ?= faas-gateway/gateway:latest
 GATEWAY_PGO_IMAGE ?= $(GATEWAY_IMAGE)-pgo
 MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
 TESTSVC_IMAGE  ?= faas-gateway/testsvc:latest
+BAREPROXY_IMAGE ?= faas-gateway/bareproxy:latest
 BUILDER_IMAGE  ?= faas-gateway/builder-base:local
 RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 
 # The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
-export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE
+export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image swarm status logs clean
+.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -69,7 +70,7 @@ unit:
 	go test $(GO_TEST_FLAGS) -short ./...
 
 ## bench: Go benchmarks, then gateway (tuned, untuned, each lever) against stock Caddy: throughput, latency, fairness, memory (about 20 minutes)
-bench: images gateway-image-pgo swarm
+bench: images gateway-image-pgo bareproxy-image swarm
 	mkdir -p build
 	go test -run '^$$' -bench . -benchmem -count 5 ./caddymodule | tee build/gobench.txt
 	BENCH=full go test -count=1 -timeout 40m -v -run TestBench ./e2e
@@ -78,13 +79,22 @@ bench: images gateway-image-pgo swarm
 images: multiply-image testsvc-image gateway-image
 
 multiply-image:
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/multiply/multiply ./multiply
-	docker build -q -f multiply/Dockerfile -t $(MULTIPLY_IMAGE) build/multiply
+	$(call build-static,multiply,./multiply,$(MULTIPLY_IMAGE))
 
 ## testsvc-image: the end-to-end tests' gRPC / WebSocket / streaming service (cmd/testsvc)
 testsvc-image:
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/testsvc/testsvc ./cmd/testsvc
-	docker build -q -f cmd/testsvc/Dockerfile -t $(TESTSVC_IMAGE) build/testsvc
+	$(call build-static,testsvc,./cmd/testsvc,$(TESTSVC_IMAGE))
+
+## bareproxy-image: the bench's ceiling, Go's httputil reverse proxy with fixed upstreams (cmd/bareproxy)
+bareproxy-image:
+	$(call build-static,bareproxy,./cmd/bareproxy,$(BAREPROXY_IMAGE))
+
+# build-static(name, package, tag): a static binary into build/<name>, then
+# the scratch image of the package's Dockerfile around it.
+define build-static
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/$(1)/$(1) $(2)
+	docker build -q -f $(2)/Dockerfile -t $(3) build/$(1)
+endef
 
 ## gateway-image: xcaddy.Dockerfile on locally made base images (online: make gateway-image BUILDER_IMAGE=caddy:2-builder RUNTIME_IMAGE=caddy:2)
 gateway-image: base-images

@@ -45,10 +45,14 @@ type benchSize struct {
 }
 
 func benchSizeFromEnv() (benchSize, string) {
+	size, name := benchSize{rounds: 2, wrkTime: 2 * time.Second, latTime: 2 * time.Second, fairN: 2000, routes: 50, connLimit: 32}, "CI-sized (BENCH=full for the full suite)"
 	if os.Getenv("BENCH") == "full" {
-		return benchSize{rounds: 5, wrkTime: 5 * time.Second, latTime: 5 * time.Second, fairN: 10000, routes: 1000, connLimit: 32}, "full"
+		size, name = benchSize{rounds: 5, wrkTime: 5 * time.Second, latTime: 5 * time.Second, fairN: 10000, routes: 1000, connLimit: 32}, "full"
 	}
-	return benchSize{rounds: 2, wrkTime: 2 * time.Second, latTime: 2 * time.Second, fairN: 2000, routes: 50, connLimit: 32}, "CI-sized (BENCH=full for the full suite)"
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
+		size.rounds = n
+	}
+	return size, name
 }
 
 type contender struct {
@@ -92,7 +96,8 @@ func (c *contender) cpuRatioTo(b *contender) float64 {
 // Caddyfile `make up` deploys), the same gateway without its tuning,
 // each tuning lever alone, stock Caddy with hand-written upstreams (the
 // baseline: the gateway's binary, built with stock Caddy's settings,
-// running a static Caddyfile with Go's GC defaults) and others: saturation throughput and
+// running a static Caddyfile with Go's GC defaults), a ceiling (Go's own
+// httputil reverse proxy and nothing else) and others: saturation throughput and
 // latency at a fixed rate (rounds alternating A B C D, B C D A, ...), resident
 // memory after that load, fairness over 10 replicas, and memory with many
 // routes. Figures are ratios to the baseline measured in the same run. CI
@@ -100,7 +105,8 @@ func (c *contender) cpuRatioTo(b *contender) float64 {
 // timing figures. BENCH_GC="GOGC=200 GOGC=800,GOMEMLIMIT=64MiB" adds the
 // shipped gateway with each of those settings, BENCH_CADDYFILES="a b" the
 // shipped gateway with each of those Caddyfiles (absolute, or from the
-// repository's root) instead of its own.
+// repository's root) instead of its own; BENCH_ROUNDS=10 runs that many
+// rounds instead of 5 (the full bench) or 2.
 func TestBench(t *testing.T) {
 	requireSwarm(t)
 	wrk, err := exec.LookPath("wrk")
@@ -110,8 +116,10 @@ func TestBench(t *testing.T) {
 	size, sizeName := benchSizeFromEnv()
 	full := os.Getenv("BENCH") == "full"
 	if full {
-		if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", pgoImage); err != nil {
-			unavailable(t, "image %s not built: run `make gateway-image-pgo`", pgoImage)
+		for image, target := range map[string]string{pgoImage: "gateway-image-pgo", bareproxyImage: "bareproxy-image"} {
+			if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", image); err != nil {
+				unavailable(t, "image %s not built: run `make %s`", image, target)
+			}
 		}
 	}
 	deployStack(t, "stack.yml", "e2e/testdata/reference.yml", "e2e/testdata/bench.yml")
@@ -137,6 +145,9 @@ func TestBench(t *testing.T) {
 			{name: "gateway: lazy log only", port: lazyOnlyPort, service: startGateway(t, "lazy_only", gatewayImage, lazyOnlyPort, goDefaults...)},
 			{name: "gateway: GC settings only", port: gcOnlyPort, service: startGatewayWith(t, "gc_only", gatewayImage, gcOnlyPort, eager, shippedGC...)},
 			{name: "gateway: shipped, built with PGO", port: pgoPort, service: startGateway(t, "pgo", pgoImage, pgoPort)},
+			// How far a Go proxy can go here with nothing but proxying.
+			{name: "ceiling: Go's httputil proxy, static upstreams", port: barePort,
+				service: startService(t, "bareproxy", bareproxyImage, barePort, nil, append([]string{"-strip", "/multiply"}, taskAddrs(t, cli)...)...)},
 		}
 	}
 	noMetrics := startNoMetrics(t)

@@ -33,6 +33,7 @@ const (
 	pgoPort       = 18086 // the bench's shipped gateway built with PGO (created by the bench)
 	gcOnlyPort    = 18087 // the bench's untuned gateway with the shipped GC settings (created by the bench)
 	lazyOnlyPort  = 18091 // the bench's untuned gateway with the shipped log encoder (created by the bench)
+	barePort      = 18092 // the bench's ceiling, Go's httputil reverse proxy (created by the bench)
 	gcPort        = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
 	caddyfilePort = 18120 // the bench's BENCH_CADDYFILES contenders, one port each from here (created by the bench)
 	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
@@ -60,7 +61,10 @@ var (
 	// pgoImage is the gateway built from the same source with
 	// profile-guided optimisation (`make gateway-image-pgo`).
 	pgoImage = envOr("GATEWAY_PGO_IMAGE", gatewayImage+"-pgo")
-	baseURL  = localURL(gatewayPort)
+	// bareproxyImage is cmd/bareproxy, the full bench's ceiling (`make
+	// bareproxy-image`).
+	bareproxyImage = envOr("BAREPROXY_IMAGE", "faas-gateway/bareproxy:latest")
+	baseURL        = localURL(gatewayPort)
 )
 
 // localURL is the base URL of a port published on this node.
