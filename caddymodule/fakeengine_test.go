@@ -258,6 +258,24 @@ func (fe *fakeEngine) networkChange(f func(fe *fakeEngine)) {
 	fe.send(events.Message{Type: events.NetworkEventType, Action: "create", Scope: "swarm", Time: time.Now().Unix()})
 }
 
+// waitSubscribed waits until an event stream is open, so that the next
+// event is delivered rather than dropped: the watcher opens its stream
+// after its first listing, which a test may see first.
+func (fe *fakeEngine) waitSubscribed(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		fe.mu.Lock()
+		n := len(fe.subs)
+		fe.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no event stream opened within 10s")
+		}
+	}
+}
+
 // send delivers m to the open event streams; fe.mu is held.
 func (fe *fakeEngine) send(m events.Message) {
 	for c := range fe.subs {
