@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutting down: %w", err)
 	}
-	return nil
+	return svc.waitSockets(sctx)
 }
 
 // newServer serves svc over HTTP/1.1 and HTTP/2 without TLS (h2c, as gRPC

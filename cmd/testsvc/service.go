@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,6 +33,23 @@ type service struct {
 	// stopping is closed on shutdown: WebSockets then close.
 	stopping context.Context
 	shutdown context.CancelFunc
+	// sockets counts the WebSockets being served, which the HTTP server's
+	// Shutdown does not wait for (they are hijacked).
+	sockets sync.WaitGroup
+}
+
+// waitSockets waits until every WebSocket has closed after a shutdown (its
+// close handshake done), or ctx ends: the process must not exit before
+// its going-away frames are sent.
+func (s *service) waitSockets(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for WebSockets to close: %w", ctx.Err())
+	}
 }
 
 func newService(id string) *service {
@@ -66,6 +84,8 @@ func (s *service) serveID(w http.ResponseWriter, _ *http.Request) {
 // serveWebSocket sends the replica's id, then echoes each message, until
 // the client closes or the replica shuts down (1001, going away).
 func (s *service) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	s.sockets.Add(1)
+	defer s.sockets.Done()
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept has answered

@@ -18,14 +18,14 @@ import (
 
 // startService runs one replica, "r1", on a loopback port, served as main
 // serves it.
-func startService(t *testing.T) (*httptest.Server, *http.Server) {
+func startService(t *testing.T) (*httptest.Server, *service) {
 	t.Helper()
 	svc := newService("r1")
 	ts := httptest.NewUnstartedServer(svc)
 	ts.Config = newServer(svc)
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); svc.grpc.Stop() })
-	return ts, ts.Config
+	return ts, svc
 }
 
 func TestHTTPEndpoints(t *testing.T) {
@@ -63,7 +63,7 @@ func TestHTTPEndpoints(t *testing.T) {
 }
 
 func TestWebSocketEchoAndShutdown(t *testing.T) {
-	ts, srv := startService(t)
+	ts, svc := startService(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws", nil)
@@ -80,11 +80,15 @@ func TestWebSocketEchoAndShutdown(t *testing.T) {
 	if _, echo, err := c.Read(ctx); err != nil || string(echo) != "hello" {
 		t.Fatalf("echo %q, %v", echo, err)
 	}
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := ts.Config.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Errorf("after shutdown: %v, want a close with 1001 (going away)", err)
+	}
+	// The close handshake done, the handler has returned: main may exit.
+	if err := svc.waitSockets(ctx); err != nil {
+		t.Error(err)
 	}
 }
 
