@@ -117,7 +117,9 @@ func TestObservability(t *testing.T) {
 		t.Fatalf("%d replicas exported, want 10: %v", len(before), before)
 	}
 
-	const sent = 2000
+	// 400/s for 5s: 2,000, or a few fewer when the two cores are too busy
+	// for the generator to keep its pace (it stops at the duration).
+	const planned = 2000
 	var recs []loadgen.Record
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -131,8 +133,9 @@ func TestObservability(t *testing.T) {
 	}
 	wg.Wait()
 	sum := loadgen.Summarize(recs)
-	if len(recs) != sent || sum.Failed > 0 {
-		t.Fatalf("sent %d requests, %d failed (%v), want %d sent and none failed", len(recs), sum.Failed, sum.Errors, sent)
+	sent := len(recs)
+	if sent < planned*95/100 || sum.Failed > 0 {
+		t.Fatalf("sent %d requests, %d failed (%v), want about %d sent and none failed", sent, sum.Failed, sum.Errors, planned)
 	}
 
 	after := replicaRequests(t)
@@ -154,7 +157,7 @@ func TestObservability(t *testing.T) {
 			t.Errorf("replica %s: the metric counts %v requests, the replica answered %d", task, served, answered)
 		}
 	}
-	if total != sent {
+	if total != float64(sent) {
 		t.Errorf("per-replica counts grew by %v in all, want the %d requests sent", total, sent)
 	}
 	page.waitCount(t, int(sumValues(after)))
