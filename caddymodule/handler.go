@@ -80,12 +80,13 @@ type SwarmRoute struct {
 	// disabled: its requests get a 503, and the first one logs a warning.
 	Policies []string `json:"policies,omitempty"`
 
-	policies *policySet
-	logger   *zap.Logger
 	// Do not count this handler's requests in the per-route and
 	// per-replica metrics, the routes API and the status page (the
 	// discovery metrics stay). Default: false
 	NoMetrics bool `json:"no_metrics,omitempty"`
+
+	policies *policySet
+	logger   *zap.Logger
 }
 
 // defaultReadyTimeout is the default of ready_timeout.
