@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	dockerapi "github.com/faas-gateway/faas-gateway/docker-api"
@@ -526,4 +528,58 @@ func waitStreamListing(t *testing.T, fe *fakeEngine) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
+}
+
+// TestEventBetweenDrainsIsKept: an event that arrives while the loop
+// handles a burst (after it has read the burst, before it has noted it) is
+// counted and acted on, not dropped until the next full resync.
+func TestEventBetweenDrainsIsKept(t *testing.T) {
+	fe := newFakeEngine(t)
+	seed(fe, nil, "10.0.1.10")
+	d := testDiscovery(fe)
+	api, err := newDockerClient(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.Close() })
+	msgs := make(chan events.Message, 4)
+	late := events.Message{Type: events.ServiceEventType, Action: "create", Actor: events.Actor{ID: "new"}, Scope: "swarm"}
+	// The event of service "new" arrives while the loop notes the burst it
+	// read: when it logs that the stream is back.
+	core, _ := observer.New(zap.DebugLevel)
+	log := zap.New(core, zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "docker event stream back" {
+			msgs <- late
+		}
+		return nil
+	}))
+	w := newWatcher(api, d)
+	w.log = fixedLogger(log)
+	w.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
+	var ls loopState
+	ls.stream.sub.msgs = msgs
+	ls.stream.failures = eventsWarnAfter
+	ctx := context.Background()
+	w.resync(ctx, &ls)
+
+	fe.quietly(func(fe *fakeEngine) {
+		fe.services = append(fe.services, swarmService("new", enabled("faas.path", "/new")))
+		fe.tasks = append(fe.tasks, swarmTask("new", "10.0.1.30"))
+	})
+	w.eventsArrived(ctx, &ls, events.Message{Type: events.ServiceEventType, Action: "update", Actor: events.Actor{ID: "s"}, Scope: "swarm"})
+	// The loop takes what is still queued on its next turn.
+	for more := true; more; {
+		select {
+		case m := <-msgs:
+			w.eventsArrived(ctx, &ls, m)
+		default:
+			more = false
+		}
+	}
+	if n := w.metrics.discovery.events.Load(); n != 2 {
+		t.Errorf("%d events counted, want 2", n)
+	}
+	if w.table().match("", "/new") == nil {
+		t.Error("the service named by the event that arrived during the burst is not routed")
+	}
 }
