@@ -90,21 +90,15 @@ func (s *eventStream) open(sub subscription) bool {
 	return true
 }
 
-// received notes an event, and drains the ones queued behind it: one
-// listing covers a burst.
+// received notes that events came. It does not read the channel: the
+// loop has read the burst it handles, and whatever arrives after that is
+// left for its next turn, to be counted and acted on.
 func (s *eventStream) received(log *zap.Logger) {
 	if s.failures >= eventsWarnAfter {
 		log.Info("docker event stream back")
 	}
 	s.failures = 0
 	s.versions, s.suspect = nil, false
-	for {
-		select {
-		case <-s.sub.msgs:
-		default:
-			return
-		}
-	}
 }
 
 // lost notes that the stream ended: logged at debug level, and once at warn
