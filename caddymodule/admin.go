@@ -5,12 +5,12 @@ package caddymodule
 // endpoint.
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 )
 
 func init() {
@@ -29,7 +29,8 @@ func init() {
 //
 // Caddy loads it with the admin endpoint; it has no configuration. It
 // answers for the watcher of the first discovery configuration (all
-// modules share one unless their discovery options differ).
+// modules share one unless their discovery options differ), as the metrics
+// and the status page do.
 //
 // EXPERIMENTAL: Subject to change.
 type AdminSwarm struct{}
@@ -45,51 +46,23 @@ func (AdminSwarm) CaddyModule() caddy.ModuleInfo {
 // Routes returns the routes of /swarm/routes and /swarm/status.
 func (a AdminSwarm) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
-		{Pattern: "/swarm/routes", Handler: adminGet(func(w *watcher) any { return w.routesView() })},
-		{Pattern: "/swarm/status", Handler: adminGet(func(w *watcher) any { return w.statusView() })},
+		{Pattern: "/swarm/routes", Handler: adminGet(func(w *discovery.Watcher) any { return routesOf(w) })},
+		{Pattern: "/swarm/status", Handler: adminGet(func(w *discovery.Watcher) any { return statusOf(w) })},
 	}
 }
 
-// adminGet answers a GET with view's JSON for the first watcher.
-func adminGet(view func(*watcher) any) caddy.AdminHandlerFunc {
+// adminGet answers a GET with view's JSON of the described watcher.
+func adminGet(view func(*discovery.Watcher) any) caddy.AdminHandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}
 		}
-		w := firstWatcher()
+		w := described()
 		if w == nil {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no swarm module is configured")}
 		}
 		return writeJSON(rw, view(w))
 	}
-}
-
-// writeJSON writes v as a JSON answer.
-func writeJSON(rw http.ResponseWriter, v any) error {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.Header().Set("Cache-Control", "no-store")
-	if err := json.NewEncoder(rw).Encode(v); err != nil {
-		return fmt.Errorf("encoding the answer: %w", err)
-	}
-	return nil
-}
-
-// firstWatcher returns the watcher of the first discovery configuration
-// (by key), or nil when none runs.
-func firstWatcher() *watcher {
-	var keys []string
-	byKey := make(map[string]*watcher)
-	watchers.Range(func(k, v any) bool {
-		if w, ok := v.(*watcher); ok {
-			keys = append(keys, k.(string))
-			byKey[k.(string)] = w
-		}
-		return true
-	})
-	if len(keys) == 0 {
-		return nil
-	}
-	return byKey[slices.Min(keys)]
 }
 
 // Interface guards

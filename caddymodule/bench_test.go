@@ -8,25 +8,34 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
+// benchOptions are the swarm source's default options.
+var benchOptions = swarmsource.Options{LabelPrefix: "faas", LB: labels.LBTasks}
+
 // benchState is a listing of n services with tasksPer running tasks each,
 // on one /16 network the gateway shares.
-func benchState(n, tasksPer int) swarmState {
-	st := swarmState{
-		Networks:   []network.Summary{testNetwork(testNetID, "faas_net", "10.0.0.0/16")},
+func benchState(n, tasksPer int) swarmsource.State {
+	st := swarmsource.State{
+		Networks:   []network.Summary{fake.Network(fake.NetID, "faas_net", "10.0.0.0/16")},
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
 	}
 	for i := range n {
 		name := fmt.Sprintf("svc%05d", i)
-		st.Services = append(st.Services, swarmService(name, enabled(), serviceReplicas(uint64(tasksPer))))
+		st.Services = append(st.Services, fake.Service(name, fake.Enabled(), fake.ServiceReplicas(uint64(tasksPer))))
 		for j := range tasksPer {
 			k := i*tasksPer + j + 3
-			t := swarmTask(name, fmt.Sprintf("10.0.%d.%d", k/250, k%250+1))
+			t := fake.Task(name, fmt.Sprintf("10.0.%d.%d", k/250, k%250+1))
 			t.NetworksAttachments[0].Addresses[0] = fmt.Sprintf("10.0.%d.%d/16", k/250, k%250+1)
 			st.Tasks = append(st.Tasks, t)
 		}
@@ -39,22 +48,22 @@ func benchState(n, tasksPer int) swarmState {
 // (GetUpstreams), at 10 to 10,000 routes of 10 replicas each.
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		table, _ := buildTable(benchState(n, 10), buildOptions{LabelPrefix: "faas", LB: lbTasks})
-		if routeCount(table) != n {
-			b.Fatalf("built %d routes, want %d", routeCount(table), n)
+		table, _ := swarmsource.Build(benchState(n, 10), benchOptions)
+		if table.Len() != n {
+			b.Fatalf("built %d routes, want %d", table.Len(), n)
 		}
 		path := fmt.Sprintf("/svc%05d/api/v1/add", n/2)
 		b.Run(fmt.Sprintf("routes=%d/match", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if table.match("", matchKey(cleanPath(path))) == nil {
+				if table.Match("", routing.MatchKey(routing.CleanPath(path))) == nil {
 					b.Fatal("no match")
 				}
 			}
 		})
 		b.Run(fmt.Sprintf("routes=%d/match+GetUpstreams", n), func(b *testing.B) {
-			w := newWatcher(nil, Discovery{})
-			w.current.Store(table)
+			w := fake.Watcher(discovery.Options{})
+			discovery.NewFeed(w).Publish(table, discovery.NewReport(), true)
 			su := new(SwarmUpstreams)
 			su.watcher = w
 			req := httptest.NewRequest("GET", path, nil)
@@ -76,8 +85,8 @@ func BenchmarkBuildTable(b *testing.B) {
 	st := benchState(1000, 10)
 	b.ReportAllocs()
 	for b.Loop() {
-		if t, _ := buildTable(st, buildOptions{LabelPrefix: "faas", LB: lbTasks}); routeCount(t) != 1000 {
-			b.Fatalf("%d routes", routeCount(t))
+		if t, _ := swarmsource.Build(st, benchOptions); t.Len() != 1000 {
+			b.Fatalf("%d routes", t.Len())
 		}
 	}
 }
@@ -86,14 +95,14 @@ func BenchmarkBuildTable(b *testing.B) {
 // routes spread over 1,000 hosts (10 prefixes each), plus host-less ones,
 // against the path-only lookup of BenchmarkLookup at 10,000 routes.
 func BenchmarkHostLookup(b *testing.B) {
-	table := newRouteTable()
+	table := routing.NewTable()
 	for h := range 1000 {
 		for p := range 10 {
-			table.add(&route{Host: fmt.Sprintf("host%04d.example.com", h), Prefix: fmt.Sprintf("/p%d", p), Service: "s"})
+			table.Add(routing.NewRoute(fmt.Sprintf("host%04d.example.com", h), fmt.Sprintf("/p%d", p), routing.Side{Service: "s"}))
 		}
 	}
-	table.add(&route{Host: "*.apps.example.com", Prefix: "/", Service: "w"})
-	table.add(&route{Prefix: "/multiply", Service: "m"})
+	table.Add(routing.NewRoute("*.apps.example.com", "/", routing.Side{Service: "w"}))
+	table.Add(routing.NewRoute("", "/multiply", routing.Side{Service: "m"}))
 	for _, bc := range []struct{ name, host, path string }{
 		{"exact", "host0500.example.com", "/p5/api/v1/add"},
 		{"exact, upper case and port", "HOST0500.example.com:443", "/p5/api/v1/add"},
@@ -103,7 +112,7 @@ func BenchmarkHostLookup(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if table.match(bc.host, matchKey(cleanPath(bc.path))) == nil {
+				if table.Match(bc.host, routing.MatchKey(routing.CleanPath(bc.path))) == nil {
 					b.Fatal("no match")
 				}
 			}
@@ -117,12 +126,11 @@ func BenchmarkHostLookup(b *testing.B) {
 // comparison, swarm_route followed by Caddy's invoke of the same named
 // route, which a policy must cost at most one map lookup more than.
 func BenchmarkServeHTTP(b *testing.B) {
-	table, _ := buildTable(benchState(1000, 10), buildOptions{LabelPrefix: "faas", LB: lbTasks})
-	plain := table.lookup("", "/svc00500")
-	table.add(&route{Prefix: "/with-policy", Service: "p", Strip: true, Policy: "p", Upstreams: plain.Upstreams})
-	w := newWatcher(nil, Discovery{})
-	w.current.Store(table)
-	close(w.synced)
+	table, _ := swarmsource.Build(benchState(1000, 10), benchOptions)
+	plain := table.Lookup("", "/svc00500").Pick()
+	table.Add(routing.NewRoute("", "/with-policy", routing.Side{Service: "p", Strip: true, Policy: "p", Upstreams: plain.Upstreams}))
+	w := fake.Watcher(discovery.Options{})
+	discovery.NewFeed(w).Publish(table, discovery.NewReport(), true)
 	sr := &SwarmRoute{policies: &policySet{names: map[string]struct{}{"p": {}}}}
 	sr.watcher = w
 	srv := &caddyhttp.Server{NamedRoutes: map[string]*caddyhttp.Route{"p": {}}}
@@ -168,12 +176,10 @@ func (discardWriter) WriteHeader(int)             {}
 // then counting the status, the duration and the replica that reverse_proxy
 // (here a handler that sets its placeholder) sent the request to.
 func BenchmarkRequestPath(b *testing.B) {
-	w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
-	var ls loopState
-	w.publish(&ls, benchState(100, 10))
-	close(w.synced)
+	w := fake.Watcher(discovery.Options{})
+	publish(w, benchState(100, 10))
 	const path = "/svc00050/api/v1/add"
-	served := w.table().match("", path).Upstreams[3]
+	served := w.Table().Match("", path).Pick().Upstreams[3]
 	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
 		w.WriteHeader(http.StatusOK)
@@ -197,8 +203,8 @@ func BenchmarkRequestPath(b *testing.B) {
 			}
 		})
 	}
-	rt := w.table().match("", path)
-	if n := rt.meter.replicas[served].served.Load(); n == 0 {
+	side := w.Table().Match("", path).Pick()
+	if n := side.Meter.ServedBy(served); n == 0 {
 		b.Fatalf("the replica that served counted %d requests", n)
 	}
 }

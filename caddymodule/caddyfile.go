@@ -1,31 +1,47 @@
 package caddymodule
 
-// This file parses the Caddyfile syntax of both modules.
+// This file parses the Caddyfile syntax of every module, and registers
+// the handler directives.
 
 import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// UnmarshalCaddyfile sets up the upstream source from Caddyfile tokens:
-//
-//	dynamic swarm {
-//	    docker_host       <address>
-//	    tls_ca            <file>
-//	    tls_cert          <file>
-//	    tls_key           <file>
-//	    label_prefix      <prefix>
-//	    network           <name>
-//	    lb                tasks|vip
-//	    resync_interval   <duration>
-//	    converge_interval <duration>
-//	    api_timeout       <duration>
-//	    poll_only
-//	}
-//
-// Every subdirective is optional; `dynamic swarm` alone uses the defaults.
-func (su *SwarmUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return su.Discovery.unmarshalCaddyfile(d)
+func init() {
+	for name, parse := range map[string]httpcaddyfile.UnmarshalHandlerFunc{
+		"swarm_route":  parseSwarmRoute,
+		"swarm_ready":  parseHandler[SwarmReady],
+		"swarm_status": parseHandler[SwarmStatus],
+	} {
+		httpcaddyfile.RegisterHandlerDirective(name, parse)
+		httpcaddyfile.RegisterDirectiveOrder(name, httpcaddyfile.Before, "reverse_proxy")
+	}
+}
+
+// parseSwarmRoute sets up the swarm_route handler from Caddyfile tokens,
+// and attaches the policies it offers to the server.
+func parseSwarmRoute(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	sr := new(SwarmRoute)
+	if err := sr.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	usePolicies(h, sr.Policies)
+	return sr, nil
+}
+
+// parseHandler sets up a handler that has no more Caddyfile syntax than
+// its UnmarshalCaddyfile from Caddyfile tokens.
+func parseHandler[T any, PT interface {
+	*T
+	caddyhttp.MiddlewareHandler
+	caddyfile.Unmarshaler
+}](h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := PT(new(T))
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. It takes
@@ -60,21 +76,45 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// UnmarshalCaddyfile sets up the readiness handler from Caddyfile tokens.
-// It takes the same subdirectives as `swarm_route` (but ready_timeout):
+// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens: the
+// subdirectives of `dynamic swarm`, given once per matcher set.
 //
-//	swarm_ready {
-//	    docker_host  <address>
+//	@claimed swarm_host {
+//	    label_prefix <prefix>
 //	    ...
 //	}
-func (sr *SwarmReady) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return sr.Discovery.unmarshalCaddyfile(d)
+func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if err := m.Discovery.UnmarshalCaddyfile(d); err != nil {
+		return err
+	}
+	if d.Next() {
+		return d.Errf("swarm_host given more than once in one matcher set")
+	}
+	return nil
 }
 
-// unmarshalCaddyfile parses the discovery subdirectives of a block whose
-// dispenser is positioned on (or before) the directive's name. It only
-// parses: the values are checked, whatever their source, by validate.
-func (o *Discovery) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+// UnmarshalCaddyfile parses the discovery subdirectives of a block whose
+// dispenser is positioned on (or before) the directive's name: the whole
+// syntax of `dynamic swarm`, `swarm_ready`, `swarm_status` and
+// `permission swarm`, and a part of the others'. It only parses: the
+// values are checked, whatever their source, by validate.
+//
+//	dynamic swarm {
+//	    docker_host       <address>
+//	    tls_ca            <file>
+//	    tls_cert          <file>
+//	    tls_key           <file>
+//	    label_prefix      <prefix>
+//	    network           <name>
+//	    lb                tasks|vip
+//	    resync_interval   <duration>
+//	    converge_interval <duration>
+//	    api_timeout       <duration>
+//	    poll_only
+//	}
+//
+// Every subdirective is optional; `dynamic swarm` alone uses the defaults.
+func (o *Discovery) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return o.unmarshalCaddyfileWith(d, nil)
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -41,7 +43,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			}`,
 			want: Discovery{
 				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
-				LabelPrefix: "gw", Network: "backend", LB: lbVIP,
+				LabelPrefix: "gw", Network: "backend", LB: labels.LBVIP,
 				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond),
 				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true,
 			},

@@ -1,6 +1,6 @@
 package caddymodule
 
-// This file exports the watcher's counters (metrics.go) and state as
+// This file exports the described watcher's counters and state as
 // Prometheus metrics, in the registry Caddy serves at the admin endpoint's
 // /metrics.
 
@@ -12,6 +12,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // The metrics, all prefixed faas_gateway_. The README's Observability
@@ -50,14 +54,21 @@ var (
 		"Time from a task reaching running (by the engine's clock) to its first routed request being possible.", nil, nil)
 )
 
-// collector exports one watcher's metrics. It reads the watcher's current
-// state at every scrape, so a registry of a config that is gone does not
-// keep anything alive but the watcher, and only what the current route
-// table routes is exported.
-type collector struct{ w *watcher }
+// collector exports the metrics of the described watcher (see described).
+// It reads that watcher's current state at every scrape, so a registry of
+// a config that is gone keeps nothing alive, and only what the current
+// route table routes is exported. There is one: every config's registry
+// takes the same.
+type collector struct {
+	// watcher returns the watcher to export, nil for none.
+	watcher func() *discovery.Watcher
+}
+
+// metricsCollector is the collector of the described watcher.
+var metricsCollector = collector{watcher: described}
 
 // Describe sends the descriptors of every metric.
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRequests, descDuration, descReplicas, descReplicaRequests, descResyncs, descResyncDuration,
 		descAPIErrors, descEvents, descSinceSync, descAPIUp, descNotRouted, descJoin,
@@ -67,80 +78,82 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect sends the current values.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	seen := make(map[routeKey]bool)
-	c.w.table().each(func(r *route) {
-		k := routeKey{r.Service, r.Name}
-		if r.meter == nil || seen[k] {
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	if w := c.watcher(); w != nil {
+		collectWatcher(ch, w)
+	}
+}
+
+// collectWatcher sends w's current values.
+func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
+	snap := w.Snapshot()
+	seen := make(map[[2]string]bool)
+	snap.Table.EachSide(func(_ *routing.Route, s *routing.Side) {
+		k := [2]string{s.Service, s.Name}
+		if s.Meter == nil || seen[k] {
 			return // a route on several hosts is counted once
 		}
 		seen[k] = true
-		for i, class := range statusClasses {
-			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(r.meter.stats.status[i].Load()), r.Service, r.Name, class)
+		for i, class := range routing.StatusClasses {
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.Meter.Requests(i)), s.Service, s.Name, class)
 		}
-		count, sum, buckets := r.meter.stats.duration.snapshot()
-		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, r.Service, r.Name)
-		ch <- prometheus.MustNewConstMetric(descReplicas, prometheus.GaugeValue, float64(len(r.Replicas)), r.Service, r.Name)
-		for _, rep := range r.Replicas {
-			served := r.meter.replicas[rep.Addr].served.Load()
-			ch <- prometheus.MustNewConstMetric(descReplicaRequests, prometheus.CounterValue, float64(served), r.Service, r.Name, rep.Task, rep.Addr)
+		count, sum, buckets := s.Meter.Durations().Snapshot()
+		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, s.Service, s.Name)
+		ch <- prometheus.MustNewConstMetric(descReplicas, prometheus.GaugeValue, float64(len(s.Replicas)), s.Service, s.Name)
+		for _, rep := range s.Replicas {
+			ch <- prometheus.MustNewConstMetric(descReplicaRequests, prometheus.CounterValue, float64(s.Meter.ServedBy(rep.Addr)), s.Service, s.Name, rep.Task, rep.Addr)
 		}
 	})
 
-	d := &c.w.metrics.discovery
-	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(d.resyncsOK.Load()), "success")
-	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(d.resyncsFailed.Load()), "failure")
-	count, sum, buckets := d.resyncDuration.snapshot()
+	st := w.Stats()
+	ok, failed := st.Resyncs()
+	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(ok), "success")
+	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(failed), "failure")
+	count, sum, buckets := st.ResyncDurations().Snapshot()
 	ch <- prometheus.MustNewConstHistogram(descResyncDuration, count, sum, buckets)
-	errs, _ := d.errorCounts()
-	for _, ep := range dockerEndpoints {
+	errs, _ := st.ErrorCounts()
+	for _, ep := range swarmsource.Endpoints {
 		ch <- prometheus.MustNewConstMetric(descAPIErrors, prometheus.CounterValue, float64(errs[ep]), ep)
 	}
-	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(d.events.Load()))
-	if last := d.lastSync.Load(); last != 0 {
-		ch <- prometheus.MustNewConstMetric(descSinceSync, prometheus.GaugeValue, time.Since(time.Unix(0, last)).Seconds())
+	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Events()))
+	if last := st.LastSync(); !last.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descSinceSync, prometheus.GaugeValue, time.Since(last).Seconds())
 	}
 	up := 0.0
-	if d.up.Load() {
+	if st.APIUp() {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descAPIUp, prometheus.GaugeValue, up)
 	notRouted := make(map[string]int)
-	if rep := c.w.report.Load(); rep != nil {
-		for _, reason := range rep.reasons {
-			notRouted[reason]++
-		}
+	for _, p := range snap.Report.Problems {
+		notRouted[p.Reason]++
 	}
-	for _, reason := range notRoutedReasons {
+	for _, reason := range discovery.NotRoutedReasons {
 		ch <- prometheus.MustNewConstMetric(descNotRouted, prometheus.GaugeValue, float64(notRouted[reason]), reason)
 	}
-	count, sum, buckets = d.joins.snapshot()
+	count, sum, buckets = st.Joins().Snapshot()
 	ch <- prometheus.MustNewConstHistogram(descJoin, count, sum, buckets)
 }
 
-// dockerEndpoints are the Docker API endpoints the watcher calls (see
-// docker.go), each exported with its error count, zero or not.
-var dockerEndpoints = []string{"GET /services", "GET /tasks", "GET /networks", eventsEndpoint}
-
-// registerMetrics registers the watcher's collector in the metrics
-// registry of ctx's config. Every module of the config that shares the
-// watcher registers the same collector, which the registry takes once; a
-// new config has a new registry, and registers it again. A second
-// watcher (modules with other discovery options) exports nothing: its
-// metrics would collide with the first one's.
-func (w *watcher) registerMetrics(ctx caddy.Context) {
+// registerMetrics registers the collector in the metrics registry of
+// ctx's config, which takes it once however many modules register it; a
+// new config has a new registry, and registers it again. A module whose
+// watcher is not the described one is told so in a warning: with several
+// discovery configurations, the metrics, the routes API and the status
+// page describe the first.
+func registerMetrics(ctx caddy.Context, d *Discovery) {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
 		return
 	}
-	err := reg.Register(w.collector)
+	err := reg.Register(metricsCollector)
 	var dup prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
-	case errors.As(err, &dup) && dup.ExistingCollector == w.collector:
-	default:
-		ctx.Logger().Warn("metrics of this discovery configuration are not exported: another one's are", zap.Error(err))
+	if err != nil && !errors.As(err, &dup) {
+		ctx.Logger().Warn("registering the gateway's metrics", zap.Error(err))
+	}
+	if w := described(); w != nil && w != d.watcher {
+		ctx.Logger().Warn("this module's discovery options differ from another module's: the metrics, the routes API and the status page describe the other's watcher")
 	}
 }
 
-var _ prometheus.Collector = (*collector)(nil)
+var _ prometheus.Collector = collector{}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -88,25 +91,25 @@ func freePort(t *testing.T) int {
 //	hidden (no opt-in label)
 //	site (1 replica) on the whole host site.test
 type gatewayFixture struct {
-	fe   *fakeEngine
+	fe   *fake.Engine
 	base string // http://127.0.0.1:port
 }
 
 func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.30", "127.0.0.31")
-	fe := newFakeEngine(t)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
 	p := fmt.Sprint(port)
-	fe.services = []swarm.Service{
-		swarmService("test_multiply", enabled("faas.port", p), serviceLabels(stackNamespaceLabel, "test"), serviceReplicas(3)),
-		swarmService("echo", enabled("faas.port", p, "faas.path", "/echo/v1", "faas.strip_prefix", "false")),
-		swarmService("hidden", serviceLabels("faas.port", p)),
-		swarmService("site", enabled("faas.port", p, "faas.host", "site.test")),
+	fe.Services = []swarm.Service{
+		fake.Service("test_multiply", fake.Enabled("faas.port", p), fake.ServiceLabels(labels.StackNamespace, "test"), fake.ServiceReplicas(3)),
+		fake.Service("echo", fake.Enabled("faas.port", p, "faas.path", "/echo/v1", "faas.strip_prefix", "false")),
+		fake.Service("hidden", fake.ServiceLabels("faas.port", p)),
+		fake.Service("site", fake.Enabled("faas.port", p, "faas.host", "site.test")),
 	}
 	for _, a := range []string{"127.0.0.10", "127.0.0.11", "127.0.0.12"} {
-		fe.tasks = append(fe.tasks, swarmTask("test_multiply", a))
+		fe.Tasks = append(fe.Tasks, fake.Task("test_multiply", a))
 	}
-	fe.tasks = append(fe.tasks, swarmTask("echo", "127.0.0.20"), swarmTask("hidden", "127.0.0.30"), swarmTask("site", "127.0.0.31"))
+	fe.Tasks = append(fe.Tasks, fake.Task("echo", "127.0.0.20"), fake.Task("hidden", "127.0.0.30"), fake.Task("site", "127.0.0.31"))
 
 	listen := freePort(t)
 	var cfg []byte
@@ -122,7 +125,7 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 					 "load_balancing": {"selection_policy": {"policy": "round_robin"}}}
 				]}]
 			}}}}
-		}`, listen, fe.host(), fe.host()))
+		}`, listen, fe.Host(), fe.Host()))
 	} else {
 		cfg = adaptCaddyfile(t, fmt.Sprintf(`{
 			admin off
@@ -138,7 +141,7 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 				}
 				lb_policy round_robin
 			}
-		}`, listen, fe.host(), fe.host()))
+		}`, listen, fe.Host(), fe.Host()))
 	}
 	loadCaddy(t, cfg)
 	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
@@ -298,10 +301,10 @@ func TestGatewayRouting(t *testing.T) {
 func TestGatewayFollowsScaling(t *testing.T) {
 	gf := newGatewayFixture(t, false)
 	// Scale multiply down to one replica: the others stop getting requests.
-	gf.fe.update(func(fe *fakeEngine) {
-		fe.tasks[1].DesiredState = swarm.TaskStateShutdown
-		fe.tasks[2].DesiredState = swarm.TaskStateShutdown
-		*fe.services[0].Spec.Mode.Replicated.Replicas = 1
+	gf.fe.Update(func(fe *fake.Engine) {
+		fe.Tasks[1].DesiredState = swarm.TaskStateShutdown
+		fe.Tasks[2].DesiredState = swarm.TaskStateShutdown
+		*fe.Services[0].Spec.Mode.Replicated.Replicas = 1
 	})
 	deadline := time.Now().Add(2 * time.Second)
 	for {
@@ -320,6 +323,6 @@ func TestGatewayFollowsScaling(t *testing.T) {
 		}
 	}
 	// Remove the opt-in label: the prefix is no longer claimed.
-	gf.fe.update(func(fe *fakeEngine) { delete(fe.services[0].Spec.Labels, "faas.enable") })
+	gf.fe.Update(func(fe *fake.Engine) { delete(fe.Services[0].Spec.Labels, "faas.enable") })
 	gf.waitFor(t, "/multiply/", http.StatusNotFound)
 }

@@ -7,6 +7,9 @@ import (
 	// The standard modules: the http app, reverse_proxy and the Caddyfile
 	// adapter that the integration tests load configs with.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	// The lazy log encoder, which the shipped Caddyfiles set.
+	_ "github.com/faas-gateway/faas-gateway/caddymodule/lazylog"
 )
 
 func TestMain(m *testing.M) {

@@ -29,12 +29,7 @@ func init() {
 //	redir @claimed https://{host}{uri} 308
 //
 // It takes the discovery options of `dynamic swarm` (give it the same
-// ones, or none, so that it shares their watcher):
-//
-//	@claimed swarm_host {
-//	    label_prefix <prefix>
-//	    ...
-//	}
+// ones, or none, so that it shares their watcher).
 //
 // EXPERIMENTAL: Subject to change.
 type MatchSwarmHost struct {
@@ -49,34 +44,15 @@ func (MatchSwarmHost) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills in defaults and attaches to the shared watcher. It does
-// not wait for Docker.
-func (m *MatchSwarmHost) Provision(caddy.Context) error { return m.attach() }
-
-// Cleanup releases the shared watcher; the last user stops it.
-func (m *MatchSwarmHost) Cleanup() error { return m.detach() }
-
 // Match returns true if a routed service claims r's host.
 func (m *MatchSwarmHost) Match(r *http.Request) bool {
-	return m.watcher.table().hostClaimed(r.Host)
+	return m.watcher.Table().HostClaimed(r.Host)
 }
 
 // MatchWithError returns true if a routed service claims r's host. It
 // never fails.
 func (m *MatchSwarmHost) MatchWithError(r *http.Request) (bool, error) {
 	return m.Match(r), nil
-}
-
-// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens: the
-// subdirectives of `dynamic swarm`, given once per matcher set.
-func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if err := m.Discovery.unmarshalCaddyfile(d); err != nil {
-		return err
-	}
-	if d.Next() {
-		return d.Errf("swarm_host given more than once in one matcher set")
-	}
-	return nil
 }
 
 // Interface guards

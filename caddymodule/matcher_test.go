@@ -6,12 +6,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/faas-gateway/faas-gateway/internal/check"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 func TestMatchSwarmHost(t *testing.T) {
 	fe := claimsEngine(t, 8080)
-	m := &MatchSwarmHost{Discovery: Discovery{DockerHost: fe.host()}}
+	m := &MatchSwarmHost{Discovery: Discovery{DockerHost: fe.Host()}}
 	provisionModule(t, m)
 	matches := func(host string, header ...string) bool {
 		r := httptest.NewRequest("GET", "/plain", nil)
@@ -56,7 +59,7 @@ func TestMatchSwarmHost(t *testing.T) {
 		})
 	}
 
-	fe.update(func(fe *fakeEngine) { delete(fe.services[0].Spec.Labels, "faas.host") })
+	fe.Update(func(fe *fake.Engine) { delete(fe.Services[0].Spec.Labels, "faas.host") })
 	waitUntil(t, "app.test no longer matched once its label is gone", func() bool { return !matches("app.test") })
 }
 
@@ -77,7 +80,7 @@ func TestMatchSwarmHostCaddyfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := fmt.Sprintf("http:// {\n %s\n redir @c https://{host}{uri} 308\n}\n", tt.matcher)
 			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-			if checkErr(t, err, tt.wantErr) {
+			if check.Err(t, err, tt.wantErr) {
 				return
 			}
 			var cfg struct {

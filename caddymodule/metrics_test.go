@@ -11,15 +11,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
-func taskSlot(n int) taskOpt { return func(t *swarm.Task) { t.Slot = n } }
+func taskSlot(n int) fake.TaskOpt { return func(t *swarm.Task) { t.Slot = n } }
 
-func taskRunningSince(at time.Time) taskOpt { return func(t *swarm.Task) { t.Status.Timestamp = at } }
+func taskRunningSince(at time.Time) fake.TaskOpt {
+	return func(t *swarm.Task) { t.Status.Timestamp = at }
+}
 
 // gather collects c through a pedantic registry, as Caddy's is, and
 // returns its metric families by name.
@@ -67,14 +76,14 @@ func seriesBy(mf *dto.MetricFamily, labels ...string) map[string]float64 {
 
 // metricsState is a listing of service s with running tasks at the given
 // addresses (10.0.1.x), each running since a second before now.
-func metricsState(now time.Time, addrs ...string) swarmState {
-	st := swarmState{
-		Networks:   []network.Summary{testNetwork(testNetID, "faas_net", "10.0.1.0/24")},
+func metricsState(now time.Time, addrs ...string) swarmsource.State {
+	st := swarmsource.State{
+		Networks:   []network.Summary{fake.Network(fake.NetID, "faas_net", "10.0.1.0/24")},
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.1.2")},
-		Services:   []swarm.Service{swarmService("s", enabled(), serviceReplicas(uint64(len(addrs))))},
+		Services:   []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceReplicas(uint64(len(addrs))))},
 	}
 	for i, a := range addrs {
-		st.Tasks = append(st.Tasks, swarmTask("s", a, taskSlot(i+1), taskRunningSince(now.Add(-time.Second))))
+		st.Tasks = append(st.Tasks, fake.Task("s", a, taskSlot(i+1), taskRunningSince(now.Add(-time.Second))))
 	}
 	return st
 }
@@ -102,22 +111,20 @@ func TestReplicaMetricsFollowTheTable(t *testing.T) {
 			map[string]float64{"10.0.1.12:8080": 2, "10.0.1.13:8080": 1}, 2},
 		{"all leave", nil, nil, map[string]float64{}, 2},
 	}
-	w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
 	now := time.Now()
-	w.lister.now = func() time.Time { return now }
-	var ls loopState
+	w := fake.Watcher(discovery.Options{Now: func() time.Time { return now }})
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			now = now.Add(time.Minute)
-			w.publish(&ls, metricsState(now, step.addrs...))
-			rt := w.table().match("", "/s")
+			publish(w, metricsState(now, step.addrs...))
+			side := w.Table().Match("", "/s").Pick()
 			for _, a := range step.serve {
-				rt.meter.observe(200, time.Millisecond)
-				if !rt.meter.served(a + ":8080") {
+				side.Meter.Observe(200, time.Millisecond)
+				if !side.Meter.Served(a + ":8080") {
 					t.Fatalf("route has no replica %s", a)
 				}
 			}
-			mfs := gather(t, w.collector)
+			mfs := gather(t, collectorOf(w))
 			got := seriesBy(mfs["faas_gateway_replica_requests_total"], "address")
 			if !maps.Equal(got, step.want) {
 				t.Errorf("replica requests = %v, want %v", got, step.want)
@@ -139,14 +146,13 @@ func TestReplicaMetricsFollowTheTable(t *testing.T) {
 // TestRequestMetrics checks the per-route counts: by status class, with
 // the duration histogram counting every request.
 func TestRequestMetrics(t *testing.T) {
-	w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
-	var ls loopState
-	w.publish(&ls, metricsState(time.Now(), "10.0.1.10"))
-	rt := w.table().match("", "/s")
+	w := fake.Watcher(discovery.Options{})
+	publish(w, metricsState(time.Now(), "10.0.1.10"))
+	side := w.Table().Match("", "/s").Pick()
 	for _, st := range []int{200, 201, 204, 302, 404, 502, 503, 0, 999} {
-		rt.meter.observe(st, 2*time.Second)
+		side.Meter.Observe(st, 2*time.Second)
 	}
-	mfs := gather(t, w.collector)
+	mfs := gather(t, collectorOf(w))
 	got := seriesBy(mfs["faas_gateway_requests_total"], "service", "route", "status_class")
 	want := map[string]float64{"s,,1xx": 0, "s,,2xx": 3, "s,,3xx": 1, "s,,4xx": 1, "s,,5xx": 4}
 	if !maps.Equal(got, want) {
@@ -165,17 +171,16 @@ func TestRequestMetrics(t *testing.T) {
 
 // TestNotRoutedMetric checks the services-not-routed gauge, by reason.
 func TestNotRoutedMetric(t *testing.T) {
-	w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
+	w := fake.Watcher(discovery.Options{})
 	st := metricsState(time.Now(), "10.0.1.10")
 	st.Services = append(st.Services,
-		swarmService("badport", serviceLabels("faas.enable", "true", "faas.port", "http")),
-		swarmService("dup", enabled("faas.path", "/s"), serviceCreated(time.Hour)),
-		swarmService("novip", enabled("faas.lb", "vip")),
+		fake.Service("badport", fake.ServiceLabels("faas.enable", "true", "faas.port", "http")),
+		fake.Service("dup", fake.Enabled("faas.path", "/s"), fake.ServiceCreated(time.Hour)),
+		fake.Service("novip", fake.Enabled("faas.lb", "vip")),
 	)
-	var ls loopState
-	w.publish(&ls, st)
-	got := seriesBy(gather(t, w.collector)["faas_gateway_services_not_routed"], "reason")
-	want := map[string]float64{reasonLabels: 1, reasonClaimed: 1, reasonUpstreams: 1, reasonNetwork: 0}
+	publish(w, st)
+	got := seriesBy(gather(t, collectorOf(w))["faas_gateway_services_not_routed"], "reason")
+	want := map[string]float64{discovery.ReasonLabels: 1, discovery.ReasonClaimed: 1, discovery.ReasonUpstreams: 1, discovery.ReasonNetwork: 0}
 	if !maps.Equal(got, want) {
 		t.Errorf("not routed = %v, want %v", got, want)
 	}
@@ -184,19 +189,21 @@ func TestNotRoutedMetric(t *testing.T) {
 // TestDiscoveryMetrics runs a watcher on the fake engine through an
 // outage: the reachability gauge and the error counter show it.
 func TestDiscoveryMetrics(t *testing.T) {
-	fe := newFakeEngine(t)
-	seed(fe, nil, "10.0.1.10")
-	w, _ := startTestWatcher(t, fe, testDiscovery(fe))
-	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
-	fe.waitSubscribed(t) // else the update's event may be dropped, and a re-list find the replica
-	fe.update(func(fe *fakeEngine) { seed(fe, nil, "10.0.1.10", "10.0.1.11") })
-	waitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
+	fe := fake.NewEngine(t)
+	fe.Seed(nil, "10.0.1.10")
+	d := Discovery{DockerHost: fe.Host(), ResyncInterval: caddy.Duration(time.Hour), ConvergeInterval: caddy.Duration(50 * time.Millisecond)}
+	provisionModule(t, &d)
+	w := d.watcher
+	fake.WaitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
+	fe.WaitSubscribed(t) // else the update's event may be dropped, and a re-list find the replica
+	fe.Update(func(fe *fake.Engine) { fe.Seed(nil, "10.0.1.10", "10.0.1.11") })
+	fake.WaitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080", "10.0.1.11:8080")
 
 	value := func(name string) float64 {
-		return seriesBy(gather(t, w.collector)[name])[""]
+		return seriesBy(gather(t, collectorOf(w))[name])[""]
 	}
 	errorsOf := func() float64 {
-		return seriesBy(gather(t, w.collector)["faas_gateway_docker_api_errors_total"], "endpoint")["GET /services"]
+		return seriesBy(gather(t, collectorOf(w))["faas_gateway_docker_api_errors_total"], "endpoint")["GET /services"]
 	}
 	if up := value("faas_gateway_docker_api_up"); up != 1 {
 		t.Errorf("docker_api_up = %v before the outage, want 1", up)
@@ -215,22 +222,22 @@ func TestDiscoveryMetrics(t *testing.T) {
 	if errs := errorsOf(); errs != 0 {
 		t.Errorf("%v errors before the outage", errs)
 	}
-	resyncs := seriesBy(gather(t, w.collector)["faas_gateway_discovery_resyncs_total"], "result")
+	resyncs := seriesBy(gather(t, collectorOf(w))["faas_gateway_discovery_resyncs_total"], "result")
 	if resyncs["success"] < 1 {
 		t.Errorf("resyncs = %v, want a success", resyncs)
 	}
 
-	fe.setDown(true)
+	fe.SetDown(true)
 	eventually(t, 5*time.Second, "the outage in the metrics", func() error {
 		if up, errs := value("faas_gateway_docker_api_up"), errorsOf(); up != 0 || errs < 1 {
 			return fmt.Errorf("docker_api_up %v, errors %v", up, errs)
 		}
 		return nil
 	})
-	if v := w.statusView(); v.DockerAPI.Reachable || v.DockerAPI.LastError == "" {
+	if v := statusOf(w); v.DockerAPI.Reachable || v.DockerAPI.LastError == "" {
 		t.Errorf("status during the outage = %+v", v.DockerAPI)
 	}
-	fe.setDown(false)
+	fe.SetDown(false)
 	eventually(t, 5*time.Second, "recovery in the metrics", func() error {
 		if up := value("faas_gateway_docker_api_up"); up != 1 {
 			return fmt.Errorf("docker_api_up %v", up)
@@ -277,9 +284,9 @@ func TestRoutesView(t *testing.T) {
 			name:  "a host route, a bad label and a claimed prefix",
 			addrs: []string{"10.0.1.10"},
 			extra: []swarm.Service{
-				swarmService("web", enabled("faas.host", "web.test", "faas.strip_prefix", "false")),
-				swarmService("badport", serviceLabels("faas.enable", "true", "faas.port", "http")),
-				swarmService("dup", enabled("faas.path", "/s"), serviceCreated(time.Hour)),
+				fake.Service("web", fake.Enabled("faas.host", "web.test", "faas.strip_prefix", "false")),
+				fake.Service("badport", fake.ServiceLabels("faas.enable", "true", "faas.port", "http")),
+				fake.Service("dup", fake.Enabled("faas.path", "/s"), fake.ServiceCreated(time.Hour)),
 			},
 			wantRoutes: []routeView{
 				{Prefix: "/s", Service: "s", Strip: true, Requests: zeroClasses(), Replicas: []replicaView{
@@ -292,12 +299,11 @@ func TestRoutesView(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWatcher(nil, Discovery{LabelPrefix: "faas", LB: lbTasks})
+			w := fake.Watcher(discovery.Options{})
 			st := metricsState(time.Now(), tt.addrs...)
 			st.Services = append(st.Services, tt.extra...)
-			var ls loopState
-			w.publish(&ls, st)
-			v := w.routesView()
+			publish(w, st)
+			v := routesOf(w)
 			if !slices.EqualFunc(v.Routes, tt.wantRoutes, func(a, b routeView) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
 				t.Errorf("routes =\n%+v\nwant\n%+v", v.Routes, tt.wantRoutes)
 			}
@@ -317,7 +323,7 @@ func TestRoutesView(t *testing.T) {
 
 func zeroClasses() map[string]uint64 {
 	m := make(map[string]uint64)
-	for _, c := range statusClasses {
+	for _, c := range routing.StatusClasses {
 		m[c] = 0
 	}
 	return m

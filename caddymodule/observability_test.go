@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	dto "github.com/prometheus/client_model/go"
@@ -22,7 +24,7 @@ import (
 // front of a fake swarm whose service multiply has three replicas, and a
 // status page at /status.
 type observed struct {
-	fe          *fakeEngine
+	fe          *fake.Engine
 	cfg         []byte
 	base, admin string
 }
@@ -30,11 +32,11 @@ type observed struct {
 func newObserved(t *testing.T) *observed {
 	t.Helper()
 	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12")
-	fe := newFakeEngine(t)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
-	fe.services = []swarm.Service{swarmService("multiply", enabled("faas.port", fmt.Sprint(port)), serviceReplicas(3))}
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
+	fe.Services = []swarm.Service{fake.Service("multiply", fake.Enabled("faas.port", fmt.Sprint(port)), fake.ServiceReplicas(3))}
 	for i, a := range []string{"127.0.0.10", "127.0.0.11", "127.0.0.12"} {
-		fe.tasks = append(fe.tasks, swarmTask("multiply", a, taskSlot(i+1)))
+		fe.Tasks = append(fe.Tasks, fake.Task("multiply", a, taskSlot(i+1)))
 	}
 	listen, admin := freePort(t), freePort(t)
 	o := &observed{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen), admin: fmt.Sprintf("http://localhost:%d", admin)}
@@ -63,7 +65,7 @@ func newObserved(t *testing.T) *observed {
 			}
 			lb_policy round_robin
 		}
-	}`, admin, listen, fe.host(), admin, admin, fe.host(), fe.host()))
+	}`, admin, listen, fe.Host(), admin, admin, fe.Host(), fe.Host()))
 	loadCaddy(t, o.cfg)
 	gf := &gatewayFixture{fe: fe, base: o.base}
 	gf.waitFor(t, "/multiply/", http.StatusOK)
@@ -189,10 +191,10 @@ func TestObservabilityThroughCaddy(t *testing.T) {
 	}
 
 	// Scaled to one: the two gone replicas are no longer exported.
-	o.fe.update(func(fe *fakeEngine) {
-		fe.tasks[1].DesiredState = swarm.TaskStateShutdown
-		fe.tasks[2].DesiredState = swarm.TaskStateShutdown
-		*fe.services[0].Spec.Mode.Replicated.Replicas = 1
+	o.fe.Update(func(fe *fake.Engine) {
+		fe.Tasks[1].DesiredState = swarm.TaskStateShutdown
+		fe.Tasks[2].DesiredState = swarm.TaskStateShutdown
+		*fe.Services[0].Spec.Mode.Replicated.Replicas = 1
 	})
 	eventually(t, 3*time.Second, "scale-down in the metrics", func() error {
 		if got := o.replicaCounts(t); len(got) != 1 {

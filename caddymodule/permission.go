@@ -65,11 +65,8 @@ func (SwarmPermission) CaddyModule() caddy.ModuleInfo {
 // not wait for Docker.
 func (sp *SwarmPermission) Provision(ctx caddy.Context) error {
 	sp.logger = ctx.Logger()
-	return sp.attach()
+	return sp.Discovery.Provision(ctx)
 }
-
-// Cleanup releases the shared watcher; the last user stops it.
-func (sp *SwarmPermission) Cleanup() error { return sp.detach() }
 
 // CertificateAllowed returns nil if a routed service claims name, and an
 // error wrapping caddytls.ErrPermissionDenied otherwise. It reads the
@@ -82,7 +79,7 @@ func (sp *SwarmPermission) CertificateAllowed(_ context.Context, name string) er
 		// certificate needs a DNS challenge, which on-demand TLS here cannot
 		// answer: asking a CA for one would only make a failing order.
 		why = "a wildcard certificate is not obtained on demand (each name under a claimed wildcard gets its own)"
-	case sp.watcher.table().hostClaimed(name):
+	case sp.watcher.Table().HostClaimed(name):
 		return nil
 	default:
 		why = "no routed swarm service claims this host"
@@ -91,18 +88,6 @@ func (sp *SwarmPermission) CertificateAllowed(_ context.Context, name string) er
 		c.Write(zap.String("server_name", name), zap.String("reason", why))
 	}
 	return fmt.Errorf("%q: %w: %s", name, caddytls.ErrPermissionDenied, why)
-}
-
-// UnmarshalCaddyfile sets up the permission module from Caddyfile tokens.
-// It takes the same subdirectives as `dynamic swarm`:
-//
-//	permission swarm {
-//	    docker_host  <address>
-//	    label_prefix <prefix>
-//	    ...
-//	}
-func (sp *SwarmPermission) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return sp.Discovery.unmarshalCaddyfile(d)
 }
 
 // Interface guards

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/internal/check"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -29,16 +32,16 @@ import (
 //
 //	web   claims app.test and *.wild.test (the whole hosts), replica 127.0.0.10
 //	plain claims /plain on any host, replica 127.0.0.20
-func claimsEngine(t *testing.T, port int) *fakeEngine {
+func claimsEngine(t *testing.T, port int) *fake.Engine {
 	t.Helper()
-	fe := newFakeEngine(t)
+	fe := fake.NewEngine(t)
 	p := fmt.Sprint(port)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
-	fe.services = []swarm.Service{
-		swarmService("web", enabled("faas.port", p, "faas.host", "app.test,*.wild.test")),
-		swarmService("plain", enabled("faas.port", p, "faas.path", "/plain")),
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
+	fe.Services = []swarm.Service{
+		fake.Service("web", fake.Enabled("faas.port", p, "faas.host", "app.test,*.wild.test")),
+		fake.Service("plain", fake.Enabled("faas.port", p, "faas.path", "/plain")),
 	}
-	fe.tasks = []swarm.Task{swarmTask("web", "127.0.0.10"), swarmTask("plain", "127.0.0.20")}
+	fe.Tasks = []swarm.Task{fake.Task("web", "127.0.0.10"), fake.Task("plain", "127.0.0.20")}
 	return fe
 }
 
@@ -76,7 +79,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func TestSwarmPermission(t *testing.T) {
 	fe := claimsEngine(t, 8080)
-	sp := &SwarmPermission{Discovery: Discovery{DockerHost: fe.host()}}
+	sp := &SwarmPermission{Discovery: Discovery{DockerHost: fe.Host()}}
 	provisionModule(t, sp)
 	allowed := func(name string) error { return sp.CertificateAllowed(context.Background(), name) }
 	waitUntil(t, "app.test claimed", func() bool { return allowed("app.test") == nil })
@@ -118,7 +121,7 @@ func TestSwarmPermission(t *testing.T) {
 
 	// The service stops claiming app.test: no certificate for it any more,
 	// while the wildcard it still claims is allowed.
-	fe.update(func(fe *fakeEngine) { fe.services[0].Spec.Labels["faas.host"] = "*.wild.test" })
+	fe.Update(func(fe *fake.Engine) { fe.Services[0].Spec.Labels["faas.host"] = "*.wild.test" })
 	waitUntil(t, "app.test refused once its label is gone", func() bool {
 		return errors.Is(allowed("app.test"), caddytls.ErrPermissionDenied)
 	})
@@ -126,7 +129,7 @@ func TestSwarmPermission(t *testing.T) {
 		t.Errorf("x.wild.test after the update: %v, want allowed", err)
 	}
 	// No longer routed at all: nothing is allowed.
-	fe.update(func(fe *fakeEngine) { delete(fe.services[0].Spec.Labels, "faas.enable") })
+	fe.Update(func(fe *fake.Engine) { delete(fe.Services[0].Spec.Labels, "faas.enable") })
 	waitUntil(t, "x.wild.test refused once the service is not routed", func() bool {
 		return errors.Is(allowed("x.wild.test"), caddytls.ErrPermissionDenied)
 	})
@@ -152,7 +155,7 @@ func TestSwarmPermissionCaddyfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := fmt.Sprintf("{\n on_demand_tls {\n %s\n }\n}\nhttps:// {\n tls {\n on_demand\n }\n}\n", tt.global)
 			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-			if checkErr(t, err, tt.wantErr) {
+			if check.Err(t, err, tt.wantErr) {
 				return
 			}
 			var cfg struct {
@@ -186,7 +189,7 @@ func TestHTTPSCaddyfile(t *testing.T) {
 	port := startBackends(t, "127.0.0.10", "127.0.0.20")
 	fe := claimsEngine(t, port)
 	// The Caddyfile names no Docker host: the modules read DOCKER_HOST.
-	t.Setenv("DOCKER_HOST", fe.host())
+	t.Setenv("DOCKER_HOST", fe.Host())
 	httpPort, httpsPort := freePort(t), freePort(t)
 	storage := t.TempDir()
 	loadCaddy(t, httpsTestConfig(t, storage, httpPort, httpsPort))

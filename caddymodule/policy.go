@@ -13,6 +13,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // namedRouteKey is the key under which Caddy's Caddyfile adapter collects,
@@ -36,7 +40,7 @@ type policyUse struct{ service, route, policy string }
 func newPolicySet(names []string) (*policySet, error) {
 	ps := &policySet{names: make(map[string]struct{}, len(names))}
 	for _, n := range names {
-		if !validName(n) {
+		if !labels.ValidName(n) {
 			return nil, fmt.Errorf("policy %q: want a name of lower-case letters, digits, - and _", n)
 		}
 		if _, dup := ps.names[n]; dup {
@@ -51,32 +55,32 @@ func newPolicySet(names []string) (*policySet, error) {
 // next, exactly as Caddy's invoke handler does: one map lookup more than
 // invoke (is the policy offered?). A route whose policy is not offered is
 // disabled: it answers 503, and is logged once.
-func (ps *policySet) serve(w http.ResponseWriter, r *http.Request, rt *route, next caddyhttp.Handler, log *zap.Logger) error {
-	if _, ok := ps.names[rt.Policy]; !ok {
-		ps.warnOnce(rt, log)
+func (ps *policySet) serve(w http.ResponseWriter, r *http.Request, rt *routing.Route, side *routing.Side, next caddyhttp.Handler, log *zap.Logger) error {
+	if _, ok := ps.names[side.Policy]; !ok {
+		ps.warnOnce(rt, side, log)
 		return writeText(w, http.StatusServiceUnavailable, fmt.Sprintf(
-			"503 service unavailable: service %s asks for policy %q, which this gateway does not offer\n", rt.Service, rt.Policy))
+			"503 service unavailable: service %s asks for policy %q, which this gateway does not offer\n", side.Service, side.Policy))
 	}
 	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
 	if srv == nil {
-		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("policy %q: no server in the request context", rt.Policy))
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("policy %q: no server in the request context", side.Policy))
 	}
-	nr, ok := srv.NamedRoutes[rt.Policy]
+	nr, ok := srv.NamedRoutes[side.Policy]
 	if !ok {
 		return caddyhttp.Error(http.StatusInternalServerError,
-			fmt.Errorf("policy %q is offered by swarm_route but is not a named route of this server", rt.Policy))
+			fmt.Errorf("policy %q is offered by swarm_route but is not a named route of this server", side.Policy))
 	}
 	return nr.Compile(next).ServeHTTP(w, r)
 }
 
-// warnOnce logs, the first time only, that rt asks for a policy this
-// swarm_route does not offer.
-func (ps *policySet) warnOnce(rt *route, log *zap.Logger) {
-	use := policyUse{rt.Service, rt.Name, rt.Policy}
+// warnOnce logs, the first time only, that a side of rt asks for a
+// policy this swarm_route does not offer.
+func (ps *policySet) warnOnce(rt *routing.Route, side *routing.Side, log *zap.Logger) {
+	use := policyUse{side.Service, side.Name, side.Policy}
 	if _, seen := ps.warned.LoadOrStore(use, struct{}{}); seen {
 		return
 	}
-	fields := logFields(rt, zap.Strings("offered", slices.Sorted(maps.Keys(ps.names))))
+	fields := discovery.LogFields(rt, side, zap.Strings("offered", slices.Sorted(maps.Keys(ps.names))))
 	log.Warn("route not routed: its policy is not offered by swarm_route (define the named route and list it in swarm_route's policies)", fields...)
 }
 

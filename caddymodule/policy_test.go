@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/internal/check"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"golang.org/x/crypto/bcrypt"
@@ -34,7 +37,7 @@ func TestPolicyNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ps, err := newPolicySet(tt.names)
-			if checkErr(t, err, tt.wantErr) {
+			if check.Err(t, err, tt.wantErr) {
 				return
 			}
 			if len(ps.names) != len(tt.names) {
@@ -83,7 +86,7 @@ func TestPolicyCaddyfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := defs + ":8081 {\n" + tt.block + "\nreverse_proxy {\n dynamic swarm\n}\n}\n"
 			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-			if checkErr(t, err, tt.wantErr) {
+			if check.Err(t, err, tt.wantErr) {
 				return
 			}
 			var cfg struct {
@@ -159,22 +162,22 @@ const policyCaddyfile = `{
 // one warning, also when a reload stops offering a policy in use.
 func TestGatewayPolicies(t *testing.T) {
 	port := startBackends(t, "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.21", "127.0.0.40", "127.0.0.41", "127.0.0.42", "127.0.0.50")
-	fe := newFakeEngine(t)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
 	p := fmt.Sprint(port)
-	fe.services = []swarm.Service{
-		swarmService("plain", enabled("faas.port", p), serviceReplicas(3)),
-		swarmService("tagged", enabled("faas.port", p, "faas.policy", "tag")),
-		swarmService("first", enabled("faas.port", p, "faas.policy", "first"), serviceReplicas(3)),
-		swarmService("private", enabled("faas.port", p, "faas.policy", "private")),
-		swarmService("lost", enabled("faas.port", p, "faas.path", "/plain/lost", "faas.policy", "nope")),
+	fe.Services = []swarm.Service{
+		fake.Service("plain", fake.Enabled("faas.port", p), fake.ServiceReplicas(3)),
+		fake.Service("tagged", fake.Enabled("faas.port", p, "faas.policy", "tag")),
+		fake.Service("first", fake.Enabled("faas.port", p, "faas.policy", "first"), fake.ServiceReplicas(3)),
+		fake.Service("private", fake.Enabled("faas.port", p, "faas.policy", "private")),
+		fake.Service("lost", fake.Enabled("faas.port", p, "faas.path", "/plain/lost", "faas.policy", "nope")),
 	}
 	for svc, addrs := range map[string][]string{
 		"plain": {"127.0.0.10", "127.0.0.11", "127.0.0.12"}, "tagged": {"127.0.0.20"}, "private": {"127.0.0.21"},
 		"first": {"127.0.0.40", "127.0.0.41", "127.0.0.42"}, "lost": {"127.0.0.50"},
 	} {
 		for _, a := range addrs {
-			fe.tasks = append(fe.tasks, swarmTask(svc, a))
+			fe.Tasks = append(fe.Tasks, fake.Task(svc, a))
 		}
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
@@ -184,7 +187,7 @@ func TestGatewayPolicies(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	listen := freePort(t)
 	config := func(policies string) []byte {
-		return adaptCaddyfile(t, fmt.Sprintf(policyCaddyfile, logFile, fe.host(), hash, listen, policies))
+		return adaptCaddyfile(t, fmt.Sprintf(policyCaddyfile, logFile, fe.Host(), hash, listen, policies))
 	}
 	loadCaddy(t, config("tag first private"))
 	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}

@@ -1,31 +1,24 @@
 package caddymodule
 
 // This file holds the `swarm_ready` readiness handler, and what it shares
-// with `swarm_route`: waiting for the first listing, the 503 answer, and
-// telling that the server is shutting down.
+// with `swarm_route`: waiting for the first listing, and telling that the
+// server is shutting down.
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 )
 
 func init() {
 	caddy.RegisterModule(SwarmReady{})
-	httpcaddyfile.RegisterHandlerDirective("swarm_ready", parseSwarmReady)
-	httpcaddyfile.RegisterDirectiveOrder("swarm_ready", httpcaddyfile.Before, "reverse_proxy")
 }
-
-// retryAfter is the Retry-After of a 503 answered before the first
-// listing, in seconds: a listing takes well under a second once Docker
-// answers.
-const retryAfter = "1"
 
 // SwarmReady answers readiness probes, for whatever balances requests
 // across gateways (a cloud load balancer's health check, a DNS health
@@ -59,13 +52,6 @@ func (SwarmReady) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills in defaults and attaches to the shared watcher. It does
-// not wait for Docker.
-func (sr *SwarmReady) Provision(caddy.Context) error { return sr.attach() }
-
-// Cleanup releases the shared watcher; the last user stops it.
-func (sr *SwarmReady) Cleanup() error { return sr.detach() }
-
 // ServeHTTP answers whether the gateway is ready.
 func (sr *SwarmReady) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	w.Header().Set("Cache-Control", "no-store")
@@ -73,7 +59,7 @@ func (sr *SwarmReady) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyh
 	case shuttingDown(r):
 		w.Header().Set("Connection", "close")
 		return writeUnavailable(w, "503 not ready: shutting down\n")
-	case !synced(sr.watcher):
+	case !sr.watcher.Synced():
 		return writeUnavailable(w, "503 not ready: the swarm has not been listed yet\n")
 	}
 	return writeText(w, http.StatusOK, "200 ready\n")
@@ -85,29 +71,19 @@ var errNotSynced = errors.New("the swarm has not been listed yet")
 // awaitSync returns once the watcher's first full listing is published
 // (at once, after that), or errNotSynced after timeout, or the request's
 // error if it is canceled first.
-func awaitSync(r *http.Request, w *watcher, timeout time.Duration) error {
-	if synced(w) {
+func awaitSync(r *http.Request, w *discovery.Watcher, timeout time.Duration) error {
+	if w.Synced() {
 		return nil
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-w.firstSync():
+	case <-w.Ready():
 		return nil
 	case <-t.C:
 		return errNotSynced
 	case <-r.Context().Done():
 		return r.Context().Err()
-	}
-}
-
-// synced reports whether the watcher's first full listing is published.
-func synced(w *watcher) bool {
-	select {
-	case <-w.firstSync():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -124,28 +100,6 @@ func shuttingDown(r *http.Request) bool {
 	v, _ := repl.Get("http.shutting_down")
 	down, _ := v.(bool)
 	return down
-}
-
-// writeUnavailable answers 503 with Retry-After and the reason.
-func writeUnavailable(w http.ResponseWriter, msg string) error {
-	w.Header().Set("Retry-After", retryAfter)
-	return writeText(w, http.StatusServiceUnavailable, msg)
-}
-
-// writeText answers a plain-text message.
-func writeText(w http.ResponseWriter, code int, msg string) error {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, err := fmt.Fprint(w, msg)
-	return err
-}
-
-// parseSwarmReady sets up the handler from Caddyfile tokens.
-func parseSwarmReady(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	sr := new(SwarmReady)
-	err := sr.UnmarshalCaddyfile(h.Dispenser)
-	return sr, err
 }
 
 // Interface guards

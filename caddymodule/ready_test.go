@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/docker/docker/api/types/network"
@@ -18,17 +20,17 @@ import (
 // readyFixture is a fake swarm with one service, solo, on /solo, and the
 // gateway's Caddyfile in front of it, with swarm_ready on /ready.
 type readyFixture struct {
-	fe     *fakeEngine
+	fe     *fake.Engine
 	listen int
 	base   string
 }
 
 func newReadyFixture(t *testing.T) *readyFixture {
 	port := startBackends(t, "127.0.0.50")
-	fe := newFakeEngine(t)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
-	fe.services = []swarm.Service{swarmService("solo", enabled("faas.port", fmt.Sprint(port)))}
-	fe.tasks = []swarm.Task{swarmTask("solo", "127.0.0.50")}
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
+	fe.Services = []swarm.Service{fake.Service("solo", fake.Enabled("faas.port", fmt.Sprint(port)))}
+	fe.Tasks = []swarm.Task{fake.Task("solo", "127.0.0.50")}
 	listen := freePort(t)
 	return &readyFixture{fe: fe, listen: listen, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
 }
@@ -59,7 +61,7 @@ func (rf *readyFixture) config(t *testing.T, global, discovery, route string) []
 				%[4]s
 			}
 		}
-	}`, global, rf.listen, rf.fe.host(), discovery, route))
+	}`, global, rf.listen, rf.fe.Host(), discovery, route))
 }
 
 // answer is one response, or the error of a request that got none.
@@ -122,7 +124,7 @@ func (rf *readyFixture) burst(path string, n int, gap time.Duration) []answer {
 func TestRouteWaitsForFirstSync(t *testing.T) {
 	t.Run("first listing answered late", func(t *testing.T) {
 		rf := newReadyFixture(t)
-		rf.fe.delay = 300 * time.Millisecond // a full listing takes three calls: about 0.9s
+		rf.fe.Delay = 300 * time.Millisecond // a full listing takes three calls: about 0.9s
 		loadCaddy(t, rf.config(t, "", "", ""))
 		if a := rf.get("/ready"); a.code != http.StatusServiceUnavailable {
 			t.Errorf("GET /ready before the first listing = %d %q, want 503", a.code, a.body)
@@ -142,7 +144,7 @@ func TestRouteWaitsForFirstSync(t *testing.T) {
 
 	t.Run("docker down at start", func(t *testing.T) {
 		rf := newReadyFixture(t)
-		rf.fe.setDown(true)
+		rf.fe.SetDown(true)
 		loadCaddy(t, rf.config(t, "", "", "ready_timeout 300ms"))
 		for _, path := range []string{"/solo/", "/nobody/"} {
 			a := rf.get(path)
@@ -154,7 +156,7 @@ func TestRouteWaitsForFirstSync(t *testing.T) {
 		if a := rf.get("/ready"); a.code != http.StatusServiceUnavailable || a.took > time.Second {
 			t.Errorf("GET /ready with Docker down = %d %q after %v, want 503 at once", a.code, a.body, a.took)
 		}
-		rf.fe.setDown(false)
+		rf.fe.SetDown(false)
 		rf.waitFor(t, "/solo/", http.StatusOK, 5*time.Second)
 		rf.waitFor(t, "/ready", http.StatusOK, time.Second)
 	})
@@ -165,7 +167,7 @@ func TestRouteWaitsForFirstSync(t *testing.T) {
 		// Ready, not /solo/: see TestReadyDuringShutdown on reverse_proxy.
 		rf.waitFor(t, "/ready", http.StatusOK, 5*time.Second)
 
-		rf.fe.quietly(func(fe *fakeEngine) { fe.delay = 300 * time.Millisecond })
+		rf.fe.Quietly(func(fe *fake.Engine) { fe.Delay = 300 * time.Millisecond })
 		// New discovery options: a new watcher, which has listed nothing.
 		if err := caddy.Load(rf.config(t, "", "resync_interval 20s", ""), true); err != nil {
 			t.Fatal(err)

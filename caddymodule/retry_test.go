@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -21,10 +23,10 @@ func TestRetriesSeeCurrentReplicas(t *testing.T) {
 	const dead, live = "127.0.0.40", "127.0.0.41" // nothing listens on dead
 	port := startBackends(t, live)
 	p := fmt.Sprint(port)
-	fe := newFakeEngine(t)
-	fe.networks = []network.Summary{testNetwork(testNetID, "test_net", "127.0.0.0/8")}
-	fe.services = []swarm.Service{swarmService("solo", enabled("faas.port", p))}
-	fe.tasks = []swarm.Task{swarmTask("solo", live)}
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
+	fe.Services = []swarm.Service{fake.Service("solo", fake.Enabled("faas.port", p))}
+	fe.Tasks = []swarm.Task{fake.Task("solo", live)}
 
 	listen := freePort(t)
 	loadCaddy(t, adaptCaddyfile(t, fmt.Sprintf(`{
@@ -47,7 +49,7 @@ func TestRetriesSeeCurrentReplicas(t *testing.T) {
 				dial_timeout 200ms
 			}
 		}
-	}`, listen, fe.host())))
+	}`, listen, fe.Host())))
 	url := fmt.Sprintf("http://127.0.0.1:%d/solo/", listen)
 	get := func() (int, time.Duration) {
 		start := time.Now()
@@ -69,10 +71,10 @@ func TestRetriesSeeCurrentReplicas(t *testing.T) {
 
 	// relisted makes a change with a service event and waits until the
 	// gateway has listed the swarm after it.
-	relisted := func(f func(fe *fakeEngine)) {
-		n := fe.callTotal()
-		fe.update(f)
-		for !slices.ContainsFunc(fe.callsSince(n), func(c string) bool { return strings.HasPrefix(c, "GET /networks") }) {
+	relisted := func(f func(fe *fake.Engine)) {
+		n := fe.CallTotal()
+		fe.Update(f)
+		for !slices.ContainsFunc(fe.CallsSince(n), func(c string) bool { return strings.HasPrefix(c, "GET /networks") }) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -80,13 +82,13 @@ func TestRetriesSeeCurrentReplicas(t *testing.T) {
 	waitStatus(http.StatusOK)
 
 	t.Run("only replica replaced", func(t *testing.T) {
-		relisted(func(fe *fakeEngine) { fe.tasks = []swarm.Task{swarmTask("solo", dead)} })
+		relisted(func(fe *fake.Engine) { fe.Tasks = []swarm.Task{fake.Task("solo", dead)} })
 		// The task's address stops answering and a new task runs, with no
 		// service event (task changes send none): only the re-list that a
 		// failed dial asks for can find it.
 		go func() {
 			time.Sleep(300 * time.Millisecond)
-			fe.quietly(func(fe *fakeEngine) { fe.tasks = []swarm.Task{swarmTask("solo", live)} })
+			fe.Quietly(func(fe *fake.Engine) { fe.Tasks = []swarm.Task{fake.Task("solo", live)} })
 		}()
 		code, took := get()
 		if code != http.StatusOK || took > 2*time.Second {
@@ -95,20 +97,20 @@ func TestRetriesSeeCurrentReplicas(t *testing.T) {
 	})
 
 	t.Run("scale from zero", func(t *testing.T) {
-		relisted(func(fe *fakeEngine) {
-			*fe.services[0].Spec.Mode.Replicated.Replicas = 0
-			fe.tasks = nil
+		relisted(func(fe *fake.Engine) {
+			*fe.Services[0].Spec.Mode.Replicated.Replicas = 0
+			fe.Tasks = nil
 		})
 		go func() {
 			time.Sleep(500 * time.Millisecond)
 			// `docker service scale solo=1`: an event, a task starting...
-			fe.update(func(fe *fakeEngine) {
-				*fe.services[0].Spec.Mode.Replicated.Replicas = 1
-				fe.tasks = []swarm.Task{swarmTask("solo", live, taskState(swarm.TaskStateRunning, swarm.TaskStateStarting))}
+			fe.Update(func(fe *fake.Engine) {
+				*fe.Services[0].Spec.Mode.Replicated.Replicas = 1
+				fe.Tasks = []swarm.Task{fake.Task("solo", live, fake.TaskState(swarm.TaskStateRunning, swarm.TaskStateStarting))}
 			})
 			// ...and running 200ms later, with no event.
 			time.Sleep(200 * time.Millisecond)
-			fe.quietly(func(fe *fakeEngine) { fe.tasks = []swarm.Task{swarmTask("solo", live)} })
+			fe.Quietly(func(fe *fake.Engine) { fe.Tasks = []swarm.Task{fake.Task("solo", live)} })
 		}()
 		code, took := get()
 		if code != http.StatusOK || took > 2*time.Second {

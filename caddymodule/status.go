@@ -9,14 +9,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func init() {
 	caddy.RegisterModule(SwarmStatus{})
-	httpcaddyfile.RegisterHandlerDirective("swarm_status", parseSwarmStatus)
-	httpcaddyfile.RegisterDirectiveOrder("swarm_status", httpcaddyfile.Before, "reverse_proxy")
 }
 
 // statusPage is the page: one self-contained HTML file, with its CSS and
@@ -34,9 +31,10 @@ var statusPage []byte
 //
 // It shows service names, task addresses and error messages: mount it
 // where only operators reach it, such as a site bound to localhost, or
-// behind authentication (`basic_auth`). It takes the same discovery
-// options as `swarm_route`, whose watcher it reads (give both the same
-// options, or none), and never calls the next handler.
+// behind authentication (`basic_auth`). It takes the discovery options,
+// and describes the same watcher as the routes API and the metrics: that
+// of the first discovery configuration (give every module the same
+// options, or none, and there is one). It never calls the next handler.
 //
 // EXPERIMENTAL: Subject to change.
 type SwarmStatus struct {
@@ -51,12 +49,6 @@ func (SwarmStatus) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills in defaults and attaches to the shared watcher.
-func (ss *SwarmStatus) Provision(caddy.Context) error { return ss.attach() }
-
-// Cleanup releases the shared watcher; the last user stops it.
-func (ss *SwarmStatus) Cleanup() error { return ss.detach() }
-
 // statusAnswer is the JSON the page polls.
 type statusAnswer struct {
 	Routes routesView `json:"routes"`
@@ -70,30 +62,17 @@ func (ss *SwarmStatus) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		return writeText(w, http.StatusMethodNotAllowed, "405 method not allowed\n")
 	}
 	if r.URL.Query().Has("json") {
-		return writeJSON(w, statusAnswer{Routes: ss.watcher.routesView(), Status: ss.watcher.statusView()})
+		dw := described() // the watcher the routes API and the metrics describe
+		if dw == nil {
+			dw = ss.watcher
+		}
+		return writeJSON(w, statusAnswer{Routes: routesOf(dw), Status: statusOf(dw)})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
 	_, err := w.Write(statusPage)
 	return err
-}
-
-// UnmarshalCaddyfile sets up the status page from Caddyfile tokens. It
-// takes the same discovery subdirectives as `swarm_route`:
-//
-//	swarm_status {
-//	    docker_host  <address>
-//	    ...
-//	}
-func (ss *SwarmStatus) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return ss.Discovery.unmarshalCaddyfile(d)
-}
-
-func parseSwarmStatus(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	ss := new(SwarmStatus)
-	err := ss.UnmarshalCaddyfile(h.Dispenser)
-	return ss, err
 }
 
 // Interface guards

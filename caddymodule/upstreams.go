@@ -1,15 +1,3 @@
-// Package caddymodule is a Caddy module that routes HTTP requests to Docker
-// Swarm services by path prefix, discovering the services and their
-// running replicas from service labels through the Docker Engine API.
-//
-// Files: upstreams.go, handler.go, ready.go, matcher.go and permission.go
-// are the Caddy modules (`dynamic swarm`, `swarm_route`, `swarm_ready`,
-// `swarm_host`, `permission swarm`), options.go and caddyfile.go their
-// options and Caddyfile syntax; labels.go and hosts.go read a service's
-// labels, build.go and networks.go build the route table that table.go
-// holds and matches requests against; docker.go makes every Docker API
-// call, for watcher.go (with stream.go, kicks.go, changes.go), which keeps
-// the table current and is shared through shared.go.
 package caddymodule
 
 // This file holds the `swarm` upstream source of reverse_proxy.
@@ -21,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 func init() {
@@ -56,15 +46,12 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
 func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
-	if err := su.attach(); err != nil {
+	if err := su.Discovery.Provision(ctx); err != nil {
 		return err
 	}
-	su.watcher.registerMetrics(ctx)
+	registerMetrics(ctx, &su.Discovery)
 	return nil
 }
-
-// Cleanup releases the shared watcher; the last user stops it.
-func (su *SwarmUpstreams) Cleanup() error { return su.detach() }
 
 // GetUpstreams returns the running replicas of the service that claims the
 // request: the route swarm_route chose for it, as the current table has it
@@ -72,11 +59,11 @@ func (su *SwarmUpstreams) Cleanup() error { return su.detach() }
 // claims the request's path. It reads a snapshot and allocates only the
 // returned upstreams, which the reverse proxy mutates and so must be new.
 func (su *SwarmUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error) {
-	rt := su.currentRoute(r)
-	if rt == nil {
+	side := su.currentSide(r)
+	if side == nil {
 		return nil, nil
 	}
-	return newUpstreams(rt.Upstreams), nil
+	return newUpstreams(side.Upstreams), nil
 }
 
 // ResetCache is called by the reverse proxy before it retries a failed
@@ -84,24 +71,28 @@ func (su *SwarmUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstrea
 // cleared; instead the watcher is asked to re-list the service's tasks,
 // since a failure often means a replica has just gone.
 func (su *SwarmUpstreams) ResetCache(r *http.Request) error {
-	if rt := su.currentRoute(r); rt != nil {
-		su.watcher.kick(rt.Service)
+	if side := su.currentSide(r); side != nil {
+		su.watcher.Kick(side.Service)
 	}
 	return nil
 }
 
-// currentRoute returns the current route of the request's service: the
-// route swarm_route chose, looked up again in the current table (nil if
-// another service has taken its prefix since), or the route matching the
-// request's path when no swarm_route ran.
-func (su *SwarmUpstreams) currentRoute(r *http.Request) *route {
-	t := su.watcher.table()
-	chosen := routeFromRequest(r)
+// currentSide returns the current side of the request's service: the
+// side swarm_route chose, looked up again in the current table (nil if
+// another service has taken its prefix since), or the side of the route
+// matching the request's path when no swarm_route ran.
+func (su *SwarmUpstreams) currentSide(r *http.Request) *routing.Side {
+	t := su.watcher.Table()
+	chosen := sideFromRequest(r)
 	if chosen == nil {
-		return t.match(r.Host, matchKey(cleanPath(r.URL.Path)))
+		if rt := t.Match(r.Host, routing.MatchKey(routing.CleanPath(r.URL.Path))); rt != nil {
+			return rt.Pick()
+		}
+		return nil
 	}
-	if rt := t.lookup(chosen.Host, chosen.Prefix); rt != nil && rt.Service == chosen.Service {
-		return rt
+	claim := chosen.Route()
+	if rt := t.Lookup(claim.Host, claim.Prefix); rt != nil {
+		return rt.Side(chosen.Service)
 	}
 	return nil
 }
@@ -117,10 +108,10 @@ func newUpstreams(addrs []string) []*reverseproxy.Upstream {
 	return ups
 }
 
-// routeFromRequest returns the route the swarm_route handler chose for r.
-func routeFromRequest(r *http.Request) *route {
-	rt, _ := caddyhttp.GetVar(r.Context(), routeVar).(*route)
-	return rt
+// sideFromRequest returns the side the swarm_route handler chose for r.
+func sideFromRequest(r *http.Request) *routing.Side {
+	s, _ := caddyhttp.GetVar(r.Context(), routeVar).(*routing.Side)
+	return s
 }
 
 // Interface guards

@@ -8,6 +8,9 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // routesView is the answer of GET /swarm/routes.
@@ -63,22 +66,23 @@ type apiView struct {
 	LastError string            `json:"last_error,omitempty"`
 }
 
-// routesView returns the watcher's current routes, sorted by service,
-// route name, host and prefix, and what it does not route.
-func (w *watcher) routesView() routesView {
+// routesOf returns w's current routes, sorted by service, route name,
+// host and prefix, and what it does not route.
+func routesOf(w *discovery.Watcher) routesView {
+	snap := w.Snapshot()
 	v := routesView{Routes: []routeView{}, NotRouted: []notRoutedView{}}
-	w.table().each(func(r *route) {
-		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: r.Service, Route: r.Name, Policy: r.Policy, Strip: r.Strip, Replicas: []replicaView{}}
-		if r.meter != nil {
-			rv.Requests = make(map[string]uint64, len(statusClasses))
-			for i, c := range statusClasses {
-				rv.Requests[c] = r.meter.stats.status[i].Load()
+	snap.Table.EachSide(func(r *routing.Route, s *routing.Side) {
+		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: s.Service, Route: s.Name, Policy: s.Policy, Strip: s.Strip, Replicas: []replicaView{}}
+		if s.Meter != nil {
+			rv.Requests = make(map[string]uint64, len(routing.StatusClasses))
+			for i, c := range routing.StatusClasses {
+				rv.Requests[c] = s.Meter.Requests(i)
 			}
 		}
-		for _, rep := range r.Replicas {
+		for _, rep := range s.Replicas {
 			p := replicaView{Task: rep.Task, TaskID: rep.TaskID, Node: rep.NodeID, Address: rep.Addr}
-			if r.meter != nil {
-				p.Requests = r.meter.replicas[rep.Addr].served.Load()
+			if s.Meter != nil {
+				p.Requests = s.Meter.ServedBy(rep.Addr)
 			}
 			rv.Replicas = append(rv.Replicas, p)
 		}
@@ -87,10 +91,8 @@ func (w *watcher) routesView() routesView {
 	slices.SortFunc(v.Routes, func(a, b routeView) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Prefix, b.Prefix))
 	})
-	if rep := w.report.Load(); rep != nil {
-		for k, msg := range rep.problems {
-			v.NotRouted = append(v.NotRouted, notRoutedView{Service: k.Service, Route: k.Route, Reason: rep.reasons[k], Message: msg})
-		}
+	for k, p := range snap.Report.Problems {
+		v.NotRouted = append(v.NotRouted, notRoutedView{Service: k.Service, Route: k.Route, Reason: p.Reason, Message: p.Message})
 	}
 	slices.SortFunc(v.NotRouted, func(a, b notRoutedView) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route))
@@ -98,32 +100,26 @@ func (w *watcher) routesView() routesView {
 	return v
 }
 
-// statusView returns the state of the watcher's discovery.
-func (w *watcher) statusView() statusView {
-	d := &w.metrics.discovery
-	errs, lastErr := d.errorCounts()
-	v := statusView{
-		LastSync:   unixTime(d.lastSync.Load()),
-		LastChange: unixTime(d.lastChange.Load()),
-		DockerAPI:  apiView{Reachable: d.up.Load(), Errors: errs, LastError: lastErr},
-		Events:     d.events.Load(),
+// statusOf returns the state of w's discovery.
+func statusOf(w *discovery.Watcher) statusView {
+	st := w.Stats()
+	errs, lastErr := st.ErrorCounts()
+	if errs == nil {
+		errs = map[string]uint64{}
 	}
-	if w.lister.api != nil {
-		v.DockerAPI.Host = w.lister.api.DaemonHost()
+	return statusView{
+		FirstSyncDone: w.Synced(),
+		LastSync:      timeOrNil(st.LastSync()),
+		LastChange:    timeOrNil(st.LastChange()),
+		DockerAPI:     apiView{Host: w.Engine(), Reachable: st.APIUp(), Errors: errs, LastError: lastErr},
+		Events:        st.Events(),
 	}
-	select {
-	case <-w.firstSync():
-		v.FirstSyncDone = true
-	default:
-	}
-	return v
 }
 
-// unixTime is the time of Unix nanoseconds, nil for 0.
-func unixTime(ns int64) *time.Time {
-	if ns == 0 {
+// timeOrNil is &t, nil for the zero time.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
 		return nil
 	}
-	t := time.Unix(0, ns).UTC()
 	return &t
 }

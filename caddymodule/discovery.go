@@ -1,0 +1,233 @@
+package caddymodule
+
+// This file holds the discovery options that every module takes, their
+// defaults and their validation (the one place where each is checked),
+// and the watchers they share.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+)
+
+// Discovery holds the options that say how services are discovered. The
+// `swarm` upstream source, the `swarm_route`, `swarm_ready` and
+// `swarm_status` handlers, the `swarm_host` matcher and the `swarm` TLS
+// permission all embed it, with the same JSON keys and Caddyfile
+// subdirectives; modules with equal Discovery options share one watcher.
+type Discovery struct {
+	// Address of the Docker Engine API, as in DOCKER_HOST:
+	// `unix:///var/run/docker.sock`, `tcp://manager:2376`.
+	// The gateway only reads services, tasks, networks and events, all
+	// swarm-manager endpoints. Default: the DOCKER_HOST environment
+	// variable, else the local socket.
+	DockerHost string `json:"docker_host,omitempty"`
+
+	// CA certificate file that the Docker API's server certificate must
+	// chain to. Setting any of the three TLS options uses TLS. Default:
+	// DOCKER_CERT_PATH/ca.pem when DOCKER_TLS_VERIFY is set.
+	TLSCA string `json:"tls_ca,omitempty"`
+
+	// Client certificate file presented to the Docker API (mutual TLS).
+	TLSCert string `json:"tls_cert,omitempty"`
+
+	// Private key file of the client certificate.
+	TLSKey string `json:"tls_key,omitempty"`
+
+	// Prefix of the service labels the gateway reads: `<prefix>.enable`,
+	// `<prefix>.host`, `<prefix>.path`, `<prefix>.port`,
+	// `<prefix>.strip_prefix`, `<prefix>.policy`, `<prefix>.network`,
+	// `<prefix>.lb`, and a named route's `<prefix>.routes.<name>.host`,
+	// `.path`, `.port`, `.strip_prefix` and `.policy`. Default: `faas`
+	LabelPrefix string `json:"label_prefix,omitempty"`
+
+	// Network to reach a service on when it shares several networks with
+	// the gateway and its `network` label does not say: its full name, or
+	// its name within the service's stack. A service that is not on it is
+	// reached on another network it shares with the gateway, as if this
+	// were unset. Default: the one network the service shares with the
+	// gateway, else the first by name (with a warning).
+	Network string `json:"network,omitempty"`
+
+	// How to reach a service: `tasks` sends each request to one running
+	// replica, chosen by reverse_proxy's load-balancing policy, with
+	// retries and health checks per replica; `vip` sends it to the
+	// service's virtual IP and lets swarm's IPVS balance (needs IPVS in the
+	// kernel). A service's `lb` label overrides it. Default: `tasks`
+	LB string `json:"lb,omitempty"`
+
+	// Interval of the full resynchronisation that backs up the event
+	// stream, and of polling when events are off. Default: 30s
+	ResyncInterval caddy.Duration `json:"resync_interval,omitempty"`
+
+	// While a service converges (scaling, rolling update, tasks starting
+	// or stopping), its tasks are re-listed at this interval until it
+	// settles, so replicas join and leave within it. Default: 250ms
+	ConvergeInterval caddy.Duration `json:"converge_interval,omitempty"`
+
+	// Time limit of each Docker API list call (services, tasks, networks).
+	// A call that takes longer fails, is logged with its endpoint, and is
+	// retried with backoff while the last routes keep being served.
+	// Default: 10s
+	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
+
+	// Do not subscribe to the Docker event stream; poll every
+	// resync_interval instead. For Docker API proxies that block /events.
+	// Default: false
+	PollOnly bool `json:"poll_only,omitempty"`
+
+	// watcher is the shared watcher these options attached to. It is set
+	// once, by Provision, and never cleared: requests of an old config may
+	// still be running (retrying, say) after Caddy cleaned it up.
+	watcher *discovery.Watcher
+	// released is set when Cleanup has given the watcher back.
+	released bool
+}
+
+// Defaults.
+const (
+	defaultLabelPrefix      = "faas"
+	defaultResyncInterval   = 30 * time.Second
+	defaultConvergeInterval = 250 * time.Millisecond
+	defaultAPITimeout       = 10 * time.Second
+)
+
+// provision fills in the defaults and validates.
+func (d *Discovery) provision() error {
+	d.setDefaults()
+	return d.validate()
+}
+
+// setDefaults fills in the options left unset (empty or zero).
+func (d *Discovery) setDefaults() {
+	if d.LabelPrefix == "" {
+		d.LabelPrefix = defaultLabelPrefix
+	}
+	if d.LB == "" {
+		d.LB = labels.LBTasks
+	}
+	if d.ResyncInterval == 0 {
+		d.ResyncInterval = caddy.Duration(defaultResyncInterval)
+	}
+	if d.ConvergeInterval == 0 {
+		d.ConvergeInterval = caddy.Duration(defaultConvergeInterval)
+	}
+	if d.APITimeout == 0 {
+		d.APITimeout = caddy.Duration(defaultAPITimeout)
+	}
+}
+
+// validate checks the options once their defaults are set, and puts the
+// lb mode in its canonical form. Every rule on an option is here, whether
+// the option came from JSON or from the Caddyfile.
+func (d *Discovery) validate() error {
+	var errs []error
+	lb, err := labels.ParseLBMode(d.LB)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("lb %q: %w", d.LB, err))
+	}
+	d.LB = lb
+	for name, v := range map[string]caddy.Duration{
+		"resync_interval":   d.ResyncInterval,
+		"converge_interval": d.ConvergeInterval,
+		"api_timeout":       d.APITimeout,
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %v", name, time.Duration(v)))
+		}
+	}
+	if (d.TLSCert == "") != (d.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
+	}
+	return errors.Join(errs...)
+}
+
+// key identifies the watcher these options need, for sharing.
+func (d Discovery) key() string {
+	b, _ := json.Marshal(d) // a struct of strings, durations and a bool cannot fail
+	return "swarm:" + string(b)
+}
+
+// sourceOptions are the swarm source's options of these discovery options.
+func (d Discovery) sourceOptions() swarmsource.Options {
+	return swarmsource.Options{
+		DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey,
+		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB,
+		ResyncInterval: time.Duration(d.ResyncInterval), ConvergeInterval: time.Duration(d.ConvergeInterval),
+		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+	}
+}
+
+// watchers holds one watcher per distinct Discovery, shared by every module
+// instance that uses it and kept across config reloads (Caddy provisions
+// the new config before it cleans up the old one, so the count never drops
+// to zero on a reload).
+var watchers = caddy.NewUsagePool()
+
+// Provision fills in defaults, validates, and attaches to the shared
+// watcher for these options, starting it if needed. Validation comes
+// first, since attaching starts discovery. It does not wait for Docker.
+// Modules that embed Discovery and provision nothing else use it as it is.
+func (d *Discovery) Provision(caddy.Context) error {
+	if err := d.provision(); err != nil {
+		return err
+	}
+	val, _, err := watchers.LoadOrNew(d.key(), func() (caddy.Destructor, error) {
+		src, err := swarmsource.New(d.sourceOptions())
+		if err != nil {
+			return nil, err
+		}
+		// The watcher outlives this config: it is kept across reloads and
+		// stopped by Destruct when its last user is cleaned up.
+		w := discovery.New(src, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
+		w.Start()
+		return w, nil
+	})
+	if err != nil {
+		return err
+	}
+	d.watcher = val.(*discovery.Watcher)
+	return nil
+}
+
+// Cleanup releases the shared watcher; the last user stops it. It is safe
+// after a failed or absent Provision, and more than once. The watcher
+// stays readable: a released watcher keeps its last table, so requests
+// still in flight finish with it.
+func (d *Discovery) Cleanup() error {
+	if d.watcher == nil || d.released {
+		return nil
+	}
+	d.released = true
+	_, err := watchers.Delete(d.key())
+	return err
+}
+
+// described returns the watcher that the routes API, the metrics and the
+// status page describe: the one of the first discovery configuration, by
+// key (all modules share one unless their discovery options differ), or
+// nil when none runs. It is the one place that decides.
+func described() *discovery.Watcher {
+	var keys []string
+	byKey := make(map[string]*discovery.Watcher)
+	watchers.Range(func(k, v any) bool {
+		if w, ok := v.(*discovery.Watcher); ok {
+			keys = append(keys, k.(string))
+			byKey[k.(string)] = w
+		}
+		return true
+	})
+	if len(keys) == 0 {
+		return nil
+	}
+	return byKey[slices.Min(keys)]
+}

@@ -1,0 +1,69 @@
+package discovery
+
+// This file logs what a new table changes, once per change.
+
+import (
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+)
+
+// logChanges logs, once each, the sides that appeared, disappeared or
+// changed replica count, and the problems that are new; it reports
+// whether any route changed at all (its service, policy or replicas).
+func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
+	next.Table.EachSide(func(r *routing.Route, s *routing.Side) {
+		var old *routing.Side
+		oldRoute := prev.Table.Lookup(r.Host, r.Prefix)
+		if oldRoute != nil {
+			old = oldRoute.Side(s.Service)
+		}
+		changed = changed || old == nil || old.Policy != s.Policy || !slices.Equal(old.Upstreams, s.Upstreams)
+		switch {
+		case oldRoute == nil:
+			l.Info("route added", LogFields(r, s, zap.Int("replicas", len(s.Upstreams)))...)
+		case old == nil:
+			l.Info("route changed service", LogFields(r, s, zap.String("from", oldRoute.Sides[0].Service), zap.Int("replicas", len(s.Upstreams)))...)
+		case old.Policy != s.Policy:
+			l.Info("route changed policy", LogFields(r, s, zap.String("from", old.Policy), zap.Int("replicas", len(s.Upstreams)))...)
+		case len(old.Upstreams) != len(s.Upstreams):
+			l.Info("replicas changed", LogFields(r, s, zap.Int("from", len(old.Upstreams)), zap.Int("replicas", len(s.Upstreams)))...)
+		case !slices.Equal(old.Upstreams, s.Upstreams):
+			l.Debug("replicas replaced", LogFields(r, s, zap.Strings("upstreams", s.Upstreams))...)
+		}
+	})
+	prev.Table.Each(func(r *routing.Route) {
+		if next.Table.Lookup(r.Host, r.Prefix) == nil {
+			changed = true
+			l.Info("route removed", LogFields(r, &r.Sides[0])...)
+		}
+	})
+	for k, p := range next.Report.Problems {
+		if prev.Report.Problems[k].Message != p.Message {
+			fields := []zap.Field{zap.String("service", k.Service)}
+			if k.Route != "" {
+				fields = append(fields, zap.String("route", k.Route))
+			}
+			l.Warn(p.Message, fields...)
+		}
+	}
+	return changed
+}
+
+// LogFields are the log fields naming a side of a route, then extra.
+func LogFields(r *routing.Route, s *routing.Side, extra ...zap.Field) []zap.Field {
+	f := make([]zap.Field, 0, 5+len(extra))
+	if r.Host != "" {
+		f = append(f, zap.String("host", r.Host))
+	}
+	f = append(f, zap.String("prefix", r.Prefix), zap.String("service", s.Service))
+	if s.Name != "" {
+		f = append(f, zap.String("route", s.Name))
+	}
+	if s.Policy != "" {
+		f = append(f, zap.String("policy", s.Policy))
+	}
+	return append(f, extra...)
+}

@@ -1,0 +1,286 @@
+package swarmsource
+
+// This file turns one listing of the swarm (services, tasks, networks) into
+// a route table, and reports beside it what the watcher needs to know but
+// requests do not: which services are converging, and why some services
+// are not routed.
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+)
+
+// State is one consistent listing of the Docker API.
+type State struct {
+	Services []swarm.Service
+	Tasks    []swarm.Task
+	Networks []network.Summary
+	// LocalAddrs are the gateway's own IP addresses; a network in whose
+	// subnet one of them lies is a network the gateway is attached to.
+	LocalAddrs []netip.Addr
+}
+
+// Build turns a listing into a route table and a report, by opts' label
+// prefix, preferred network and default load-balancing mode. It is a pure
+// function: everything it needs is in its arguments.
+func Build(st State, opts Options) (*routing.Table, discovery.Report) {
+	nets := indexNetworks(st.Networks, st.LocalAddrs)
+	tasksBySvc := make(map[string][]*swarm.Task)
+	for i := range st.Tasks {
+		t := &st.Tasks[i]
+		tasksBySvc[t.ServiceID] = append(tasksBySvc[t.ServiceID], t)
+	}
+
+	t := routing.NewTable()
+	rep := discovery.NewReport()
+	// Oldest service first, so that the oldest claim on a host and prefix
+	// wins.
+	services := slices.Clone(st.Services)
+	slices.SortFunc(services, func(a, b swarm.Service) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range services {
+		svc := &services[i]
+		name := svc.Spec.Name
+		cfg, err := labels.Parse(svc.Spec.Labels, opts.LabelPrefix, name, opts.LB)
+		if err != nil {
+			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonLabels, "service not routed: "+err.Error())
+			continue
+		}
+		if !cfg.Enabled {
+			continue
+		}
+		tasks := tasksBySvc[svc.ID]
+		conv := isConverging(svc, tasks)
+		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
+		for _, d := range cfg.Disabled {
+			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, notRouted(d.Route)+d.Err.Error())
+		}
+
+		netID, caveat, err := nets.choose(svc, cfg.Network, opts.Network)
+		if err != nil {
+			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonNetwork, "service not routed: "+err.Error())
+			continue
+		}
+		if caveat != "" {
+			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonCaveat, caveat)
+		}
+		for _, rc := range cfg.Routes {
+			reps, err := replicas(svc, cfg.LB, tasks, netID, rc.Port)
+			if err != nil {
+				rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonUpstreams, notRouted(rc.Name)+err.Error())
+				continue
+			}
+			ups := replicaAddrs(reps)
+			hosts := rc.Hosts
+			if len(hosts) == 0 {
+				hosts = []string{""} // any host
+			}
+			for _, host := range hosts {
+				r := routing.NewRoute(host, rc.Prefix, routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups, Replicas: reps})
+				if !t.Add(r) {
+					owner := t.Lookup(host, rc.Prefix)
+					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner.Sides[0])))
+				}
+			}
+		}
+	}
+	return t, rep
+}
+
+// notRouted starts the message of a service or route that is not routed.
+func notRouted(route string) string {
+	if route == "" {
+		return "service not routed: "
+	}
+	return "route " + route + " not routed: "
+}
+
+// claimOf describes what a route claims: "prefix /api on host a.example".
+func claimOf(r *routing.Route) string {
+	if r.Host == "" {
+		return "prefix " + r.Prefix
+	}
+	return "prefix " + r.Prefix + " on host " + r.Host
+}
+
+// describe names the owner of a claim: its service, and its route if named.
+func describe(s routing.Side) string {
+	if s.Name == "" {
+		return "older service " + s.Service
+	}
+	return fmt.Sprintf("route %s of older service %s", s.Name, s.Service)
+}
+
+// replicas returns what serves a route: the service's running tasks on
+// network netID, or its virtual IP there.
+func replicas(svc *swarm.Service, lb string, tasks []*swarm.Task, netID string, port uint16) ([]routing.Replica, error) {
+	if lb != labels.LBVIP {
+		return taskReplicas(svc, tasks, netID, port), nil
+	}
+	vip, err := serviceVIP(svc, netID)
+	if err != nil {
+		return nil, err
+	}
+	return []routing.Replica{{Addr: netip.AddrPortFrom(vip, port).String(), Task: svc.Spec.Name + " (vip)"}}, nil
+}
+
+// taskReplicas returns the tasks, with their dial addresses on network
+// netID, that are running and meant to stay running, sorted by address. A
+// task whose desired state has left "running" is being stopped and gets
+// no new request; one that has not reached "running" (and so not passed
+// its health check) is not ready for any.
+func taskReplicas(svc *swarm.Service, tasks []*swarm.Task, netID string, port uint16) []routing.Replica {
+	out := make([]routing.Replica, 0, len(tasks))
+	for _, t := range tasks {
+		if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
+			continue
+		}
+		for _, att := range t.NetworksAttachments {
+			if att.Network.ID != netID || len(att.Addresses) == 0 {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(att.Addresses[0])
+			if err != nil {
+				continue
+			}
+			out = append(out, routing.Replica{
+				Addr:    netip.AddrPortFrom(pfx.Addr(), port).String(),
+				TaskID:  t.ID,
+				Task:    taskName(svc, t),
+				NodeID:  t.NodeID,
+				Running: t.Status.Timestamp,
+			})
+		}
+	}
+	slices.SortFunc(out, func(a, b routing.Replica) int { return cmp.Compare(a.Addr, b.Addr) })
+	return slices.CompactFunc(out, func(a, b routing.Replica) bool { return a.Addr == b.Addr })
+}
+
+// taskName names a task as docker service ps does: the service name and
+// the task's slot, or its node for a global service.
+func taskName(svc *swarm.Service, t *swarm.Task) string {
+	if t.Slot == 0 {
+		return svc.Spec.Name + "." + t.NodeID
+	}
+	return fmt.Sprintf("%s.%d", svc.Spec.Name, t.Slot)
+}
+
+// replicaAddrs returns the dial addresses of reps, in their order.
+func replicaAddrs(reps []routing.Replica) []string {
+	addrs := make([]string, len(reps))
+	for i, r := range reps {
+		addrs[i] = r.Addr
+	}
+	return addrs
+}
+
+// serviceVIP returns the service's virtual IP on network netID.
+func serviceVIP(svc *swarm.Service, netID string) (netip.Addr, error) {
+	for _, v := range svc.Endpoint.VirtualIPs {
+		if v.NetworkID != netID {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(v.Addr)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("parsing virtual IP %q: %w", v.Addr, err)
+		}
+		return pfx.Addr(), nil
+	}
+	mode := swarm.ResolutionModeVIP
+	if svc.Spec.EndpointSpec != nil {
+		mode = svc.Spec.EndpointSpec.Mode
+	}
+	return netip.Addr{}, fmt.Errorf("lb=vip but the service has no virtual IP on its network (endpoint mode %q)", mode)
+}
+
+// isConverging reports whether a service is still changing: an update in
+// progress, fewer or more running tasks than desired, or a task between
+// states. The watcher re-lists such a service every converge_interval.
+func isConverging(svc *swarm.Service, tasks []*swarm.Task) bool {
+	if u := svc.UpdateStatus; u != nil {
+		switch u.State {
+		case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
+			return true
+		}
+	}
+	if s := svc.ServiceStatus; s != nil && s.RunningTasks != s.DesiredTasks {
+		return true
+	}
+	if m := svc.Spec.Mode.Replicated; m != nil && m.Replicas != nil {
+		running := 0
+		for _, t := range tasks {
+			if t.Status.State == swarm.TaskStateRunning {
+				running++
+			}
+		}
+		if uint64(running) != *m.Replicas {
+			return true
+		}
+	}
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State != swarm.TaskStateRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// wantsNoReplica reports whether a replicated service is scaled to zero.
+func wantsNoReplica(svc *swarm.Service) bool {
+	m := svc.Spec.Mode.Replicated
+	return m != nil && m.Replicas != nil && *m.Replicas == 0
+}
+
+// withServices returns a copy of st in which the services of the given IDs
+// and their tasks are replaced by services and tasks (a service not among
+// services is gone): how a re-list of some services updates the last full
+// listing.
+func (st State) withServices(ids []string, services []swarm.Service, tasks []swarm.Task) State {
+	out := st.withTasksOf(ids, tasks)
+	out.Services = replaced(st.Services, services, idSet(ids), func(s swarm.Service) string { return s.ID })
+	return out
+}
+
+// withTasksOf returns a copy of st in which the tasks of the given services
+// are replaced by tasks: how a re-list of some services' tasks updates the
+// last full listing.
+func (st State) withTasksOf(serviceIDs []string, tasks []swarm.Task) State {
+	out := st
+	out.Tasks = replaced(st.Tasks, tasks, idSet(serviceIDs), func(t swarm.Task) string { return t.ServiceID })
+	return out
+}
+
+// replaced returns old without the items whose id is in set, followed by
+// the items of fresh whose id is.
+func replaced[T any](old, fresh []T, set map[string]bool, id func(T) string) []T {
+	out := make([]T, 0, len(old)+len(fresh))
+	for _, x := range old {
+		if !set[id(x)] {
+			out = append(out, x)
+		}
+	}
+	for _, x := range fresh {
+		if set[id(x)] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func idSet(ids []string) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
+}

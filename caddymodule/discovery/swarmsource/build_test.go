@@ -1,0 +1,268 @@
+package swarmsource
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+func TestBuildTable(t *testing.T) {
+	nets := []network.Summary{
+		fake.Network(fake.NetID, "faas_net", "10.0.1.0/24"),
+		fake.Network("net2", "faas_other", "10.0.2.0/24"),
+		fake.Network("ingress", "ingress", "10.0.0.0/24"),
+	}
+	gateway := []netip.Addr{netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")}
+	running, starting, stopping := swarm.TaskStateRunning, swarm.TaskStateStarting, swarm.TaskStateShutdown
+
+	tests := []struct {
+		name         string
+		services     []swarm.Service
+		tasks        []swarm.Task
+		local        []netip.Addr
+		network      string              // the module's network option
+		want         map[string][]string // host+prefix -> upstreams
+		wantProblems map[string]string   // service, or service/route -> substring
+		converging   []string
+	}{
+		{
+			name:     "running tasks only, sorted",
+			services: []swarm.Service{fake.Service("faas_multiply", fake.Enabled(), fake.ServiceLabels(labels.StackNamespace, "faas"), fake.ServiceReplicas(3))},
+			tasks: []swarm.Task{
+				fake.Task("faas_multiply", "10.0.1.12"),
+				fake.Task("faas_multiply", "10.0.1.10"),
+				fake.Task("faas_multiply", "10.0.1.11", fake.TaskState(running, starting)),
+				fake.Task("faas_multiply", "10.0.1.13", fake.TaskState(stopping, running)),
+				fake.Task("other", "10.0.1.99"),
+			},
+			local:      gateway[:1],
+			want:       map[string][]string{"/multiply": {"10.0.1.10:8080", "10.0.1.12:8080"}},
+			converging: []string{"faas_multiply"},
+		},
+		{
+			name:     "not enabled: absent, no problem",
+			services: []swarm.Service{fake.Service("web", fake.ServiceLabels("faas.enable", "false"))},
+			tasks:    []swarm.Task{fake.Task("web", "10.0.1.5")},
+			local:    gateway[:1],
+			want:     map[string][]string{},
+		},
+		{
+			name: "bad label disables only that service",
+			services: []swarm.Service{
+				fake.Service("good", fake.Enabled()),
+				fake.Service("bad", fake.Enabled("faas.port", "http")),
+			},
+			tasks:        []swarm.Task{fake.Task("good", "10.0.1.5"), fake.Task("bad", "10.0.1.6")},
+			local:        gateway[:1],
+			want:         map[string][]string{"/good": {"10.0.1.5:8080"}},
+			wantProblems: map[string]string{"bad": `faas.port="http"`},
+		},
+		{
+			name: "duplicate prefix: oldest wins, others warned",
+			services: []swarm.Service{
+				fake.Service("young", fake.Enabled("faas.path", "/multiply/"), fake.ServiceCreated(2)),
+				fake.Service("old", fake.Enabled("faas.path", "/multiply"), fake.ServiceCreated(1)),
+			},
+			tasks:        []swarm.Task{fake.Task("young", "10.0.1.5"), fake.Task("old", "10.0.1.6")},
+			local:        gateway[:1],
+			want:         map[string][]string{"/multiply": {"10.0.1.6:8080"}},
+			wantProblems: map[string]string{"young": "already claimed by older service old"},
+		},
+		{
+			name:     "zero running tasks: route kept with no upstream",
+			services: []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceReplicas(0))},
+			local:    gateway[:1],
+			want:     map[string][]string{"/s": {}},
+		},
+		{
+			name:     "several shared networks: network label chooses",
+			services: []swarm.Service{fake.Service("s", fake.Enabled("faas.network", "other"), fake.ServiceNetworks(fake.NetID, "net2"), fake.ServiceLabels(labels.StackNamespace, "faas"))},
+			tasks:    []swarm.Task{fake.Task("s", "10.0.2.7", fake.TaskOnNetwork("net2"))},
+			local:    gateway,
+			want:     map[string][]string{"/s": {"10.0.2.7:8080"}},
+		},
+		{
+			name:         "several shared networks without label: first by name, with a caveat",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceNetworks(fake.NetID, "net2"))},
+			tasks:        []swarm.Task{fake.Task("s", "10.0.1.7")},
+			local:        gateway,
+			want:         map[string][]string{"/s": {"10.0.1.7:8080"}},
+			wantProblems: map[string]string{"s": "set the network label"},
+		},
+		{
+			name:         "network label naming a network the service lacks",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled("faas.network", "nope"), fake.ServiceReplicas(0))},
+			local:        gateway[:1],
+			want:         map[string][]string{},
+			wantProblems: map[string]string{"s": `network "nope" of its network label is not one it shares`},
+		},
+		{
+			name: "service on a network the gateway is not on: not routed, claims nothing",
+			services: []swarm.Service{
+				fake.Service("elsewhere", fake.Enabled("faas.path", "/m"), fake.ServiceNetworks("net2"), fake.ServiceCreated(0)),
+				fake.Service("here", fake.Enabled("faas.path", "/m"), fake.ServiceCreated(1)),
+			},
+			tasks:        []swarm.Task{fake.Task("here", "10.0.1.8"), fake.Task("elsewhere", "10.0.2.8", fake.TaskOnNetwork("net2"))},
+			local:        gateway[:1],
+			want:         map[string][]string{"/m": {"10.0.1.8:8080"}},
+			wantProblems: map[string]string{"elsewhere": "shares no network with the gateway"},
+		},
+		{
+			// Issue 9, defect 2: the network label cannot pick a network the
+			// gateway is not on, nor push a reachable service off its prefix.
+			name: "network label naming a network the gateway is not on: not routed, claims nothing",
+			services: []swarm.Service{
+				fake.Service("elsewhere", fake.Enabled("faas.path", "/m", "faas.network", "faas_other"), fake.ServiceNetworks(fake.NetID, "net2"), fake.ServiceCreated(0)),
+				fake.Service("here", fake.Enabled("faas.path", "/m"), fake.ServiceCreated(1)),
+			},
+			tasks:        []swarm.Task{fake.Task("here", "10.0.1.8"), fake.Task("elsewhere", "10.0.2.8", fake.TaskOnNetwork("net2"))},
+			local:        gateway[:1],
+			want:         map[string][]string{"/m": {"10.0.1.8:8080"}},
+			wantProblems: map[string]string{"elsewhere": `network "faas_other" of its network label is not one it shares with the gateway (it shares: faas_net)`},
+		},
+		{
+			// Issue 9, defect 6: the network option is a preference.
+			name:     "network option naming a network the service is not on: its shared one",
+			services: []swarm.Service{fake.Service("s", fake.Enabled())},
+			tasks:    []swarm.Task{fake.Task("s", "10.0.1.9")},
+			local:    gateway,
+			network:  "faas_other",
+			want:     map[string][]string{"/s": {"10.0.1.9:8080"}},
+		},
+		{
+			name:     "network option choosing among shared networks",
+			services: []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceNetworks(fake.NetID, "net2"))},
+			tasks:    []swarm.Task{fake.Task("s", "10.0.2.9", fake.TaskOnNetwork("net2"))},
+			local:    gateway,
+			network:  "faas_other",
+			want:     map[string][]string{"/s": {"10.0.2.9:8080"}},
+		},
+		{
+			name: "hosts: the oldest claim on a host and prefix wins, other prefixes coexist",
+			services: []swarm.Service{
+				fake.Service("a", fake.Enabled("faas.host", "x.test"), fake.ServiceCreated(0)),
+				fake.Service("b", fake.Enabled("faas.host", "x.test", "faas.path", "/b"), fake.ServiceCreated(1)),
+				fake.Service("c", fake.Enabled("faas.host", "X.test."), fake.ServiceCreated(2)),
+				fake.Service("d", fake.Enabled("faas.path", "/"), fake.ServiceCreated(3)),
+			},
+			tasks: []swarm.Task{fake.Task("a", "10.0.1.1"), fake.Task("b", "10.0.1.2"), fake.Task("c", "10.0.1.3"), fake.Task("d", "10.0.1.4")},
+			local: gateway[:1],
+			want: map[string][]string{
+				"x.test/": {"10.0.1.1:8080"}, "x.test/b": {"10.0.1.2:8080"}, "/": {"10.0.1.4:8080"},
+			},
+			wantProblems: map[string]string{"c": "service not routed: prefix / on host x.test is already claimed by older service a"},
+		},
+		{
+			name: "named routes: each with its own host, path and port; a bad one alone is not routed",
+			services: []swarm.Service{fake.Service("s",
+				fake.Enabled("faas.routes.api.path", "/api", "faas.routes.admin.host", "admin.test", "faas.routes.admin.port", "9000",
+					"faas.routes.bad.host", "a_b.test"),
+			)},
+			tasks: []swarm.Task{fake.Task("s", "10.0.1.5")},
+			local: gateway[:1],
+			want: map[string][]string{
+				"/api": {"10.0.1.5:8080"}, "admin.test/": {"10.0.1.5:9000"},
+			},
+			wantProblems: map[string]string{"s/bad": `route bad not routed: label faas.routes.bad.host="a_b.test"`},
+		},
+		{
+			name: "named routes of two services conflict by name",
+			services: []swarm.Service{
+				fake.Service("old", fake.Enabled("faas.routes.web.host", "w.test"), fake.ServiceCreated(0)),
+				fake.Service("new", fake.Enabled("faas.routes.site.host", "w.test"), fake.ServiceCreated(1)),
+			},
+			tasks:        []swarm.Task{fake.Task("old", "10.0.1.6"), fake.Task("new", "10.0.1.7")},
+			local:        gateway[:1],
+			want:         map[string][]string{"w.test/": {"10.0.1.6:8080"}},
+			wantProblems: map[string]string{"new/site": "route site not routed: prefix / on host w.test is already claimed by route web of older service old"},
+		},
+		{
+			name:         "ingress only",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceNetworks("ingress"), fake.ServiceReplicas(0))},
+			local:        gateway[:1],
+			want:         map[string][]string{},
+			wantProblems: map[string]string{"s": "no network the gateway can reach"},
+		},
+		{
+			name:     "gateway outside the swarm: the service's network",
+			services: []swarm.Service{fake.Service("s", fake.Enabled())},
+			tasks:    []swarm.Task{fake.Task("s", "10.0.1.9")},
+			local:    []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+			want:     map[string][]string{"/s": {"10.0.1.9:8080"}},
+		},
+		{
+			name:     "vip mode from the label",
+			services: []swarm.Service{fake.Service("s", fake.Enabled("faas.lb", "vip"), fake.ServiceVIPs("ingress", "10.0.0.4/24"), fake.ServiceVIPs(fake.NetID, "10.0.1.4/24"), fake.ServiceReplicas(2))},
+			tasks:    []swarm.Task{fake.Task("s", "10.0.1.9"), fake.Task("s", "10.0.1.10")},
+			local:    gateway[:1],
+			want:     map[string][]string{"/s": {"10.0.1.4:8080"}},
+		},
+		{
+			name:         "vip mode without a vip (dnsrr)",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled("faas.lb", "vip"), fake.ServiceReplicas(0))},
+			local:        gateway[:1],
+			want:         map[string][]string{},
+			wantProblems: map[string]string{"s": "no virtual IP"},
+		},
+		{
+			name:       "update in progress converges",
+			services:   []swarm.Service{fake.Service("s", fake.Enabled(), fake.ServiceUpdating())},
+			tasks:      []swarm.Task{fake.Task("s", "10.0.1.9")},
+			local:      gateway[:1],
+			want:       map[string][]string{"/s": {"10.0.1.9:8080"}},
+			converging: []string{"s"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			table, rep := Build(State{Services: tt.services, Tasks: tt.tasks, Networks: nets, LocalAddrs: tt.local},
+				Options{LabelPrefix: "faas", LB: labels.LBTasks, Network: tt.network})
+			got := map[string][]string{}
+			table.Each(func(r *routing.Route) { got[r.Host+r.Prefix] = r.Pick().Upstreams })
+			if len(got) != len(tt.want) {
+				t.Fatalf("routes = %v, want %v (problems %v)", got, tt.want, rep.Problems)
+			}
+			for p, ups := range tt.want {
+				if !slices.Equal(got[p], ups) {
+					t.Errorf("route %s = %v, want %v", p, got[p], ups)
+				}
+			}
+			if len(rep.Problems) != len(tt.wantProblems) {
+				t.Errorf("problems = %v, want %v", rep.Problems, tt.wantProblems)
+			}
+			for svc, sub := range tt.wantProblems {
+				k := discovery.ProblemKey{Service: svc}
+				if s, r, ok := strings.Cut(svc, "/"); ok {
+					k = discovery.ProblemKey{Service: s, Route: r}
+				}
+				if !strings.Contains(rep.Problems[k].Message, sub) {
+					t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
+				}
+			}
+			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {
+				t.Errorf("converging = %v, want %v", got, tt.converging)
+			}
+		})
+	}
+}
+
+// convergingNames lists the converging services of a report, sorted.
+func convergingNames(rep discovery.Report) []string {
+	var names []string
+	for name, s := range rep.Services {
+		if s.Converging {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

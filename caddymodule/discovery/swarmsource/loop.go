@@ -1,0 +1,307 @@
+package swarmsource
+
+// This file holds the swarm source's loop: what it lists when, on events,
+// timers and kicks, and how it publishes and backs off.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"go.uber.org/zap"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+)
+
+// Timing of the loop.
+const (
+	// Backoff bounds for retrying the Docker API and the event stream.
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = time.Second
+	// A service that keeps converging for longer than stuckAfter (a task
+	// failing its health check forever, say) is re-listed every
+	// stuckInterval instead of every converge interval.
+	stuckAfter    = time.Minute
+	stuckInterval = 2 * time.Second
+)
+
+// loop is one run of the source: its state, touched only by the goroutine
+// that runs it. What it published last (the table and the report of the
+// converging services) is its feed's to hold.
+type loop struct {
+	src    *Source
+	opts   Options
+	feed   *discovery.Feed
+	lister lister
+
+	last     State // the last listing, kept up to date by re-lists
+	failures int   // listings failed in a row
+	// convergingSince is when the current convergence began.
+	convergingSince time.Time
+	// lastFull is when the last full listing succeeded.
+	lastFull time.Time
+	nets     networkCache
+	stream   eventStream
+}
+
+func (s *Source) newLoop(feed *discovery.Feed) *loop {
+	return &loop{
+		src:    s,
+		opts:   s.opts,
+		feed:   feed,
+		lister: lister{api: s.api, labelPrefix: s.opts.LabelPrefix, timeout: s.opts.APITimeout, now: feed.Now, failed: feed.Stats().APIError},
+		stream: eventStream{now: feed.Now},
+	}
+}
+
+func (l *loop) run(ctx context.Context) {
+	timer := time.NewTimer(0) // first resync right away
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			l.timerFired(ctx)
+		case <-l.feed.Kicked():
+			l.relistKicked(ctx)
+		case s := <-l.stream.opened:
+			if l.stream.open(s) {
+				// A full listing, networks too: it covers the changes
+				// made while the stream opened.
+				l.nets.stale = true
+				l.resync(ctx)
+			}
+		case m := <-l.stream.msgs():
+			l.eventsArrived(ctx, m)
+		case err := <-l.stream.errs():
+			if !errors.Is(err, context.Canceled) {
+				l.feed.Stats().APIError(eventsEndpoint, err)
+			}
+			l.stream.lost(err, l.feed.Log(), l.feed.Stats().APIDown())
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !l.opts.PollOnly && l.feed.Synced() {
+			l.stream.ensureOpen(ctx, l.lister.api)
+		}
+		resetTimer(timer, l.nextDelay())
+	}
+}
+
+// report is the report of what the loop published last.
+func (l *loop) report() discovery.Report { return l.feed.Last().Report }
+
+// timerFired runs the listing that is due. While services converge, the
+// event stream is open (or poll_only is set) and the periodic resync is not
+// due, that is a re-list of the converging services only; otherwise
+// (resync_interval elapsed, retrying after a failure, or re-listing because
+// the event stream is down) a full one.
+func (l *loop) timerFired(ctx context.Context) {
+	ids := convergingIDs(l.report())
+	partial := len(ids) > 0 && l.feed.Synced() && l.failures == 0 &&
+		(l.opts.PollOnly || l.stream.sub.msgs != nil) &&
+		l.now().Sub(l.lastFull) < l.opts.ResyncInterval
+	if partial {
+		l.relistServices(ctx, ids)
+		return
+	}
+	l.resync(ctx)
+}
+
+// eventsArrived handles an event and those queued behind it with one
+// listing: of the services they name (created, updated or removed) and
+// their tasks; of the networks when one is a network event; a full one
+// when an event names no service, before the first full listing, after a
+// failure, or for more services than one call filters by.
+func (l *loop) eventsArrived(ctx context.Context, m events.Message) {
+	named := make(map[string]bool)
+	full, nets := false, false
+	for _, m := range l.stream.burst(m, l.feed.Log()) {
+		l.feed.Stats().Event()
+		switch {
+		case m.Type == events.NetworkEventType:
+			nets = true
+		case m.Actor.ID == "":
+			full = true
+		default:
+			named[m.Actor.ID] = true
+		}
+	}
+	if nets {
+		l.nets.stale = true
+	}
+	switch {
+	case full || !l.feed.Synced() || l.failures > 0 || len(named) > maxFilterIDs:
+		l.resync(ctx)
+	case len(named) > 0:
+		ids := slices.Sorted(maps.Keys(named))
+		l.relistServices(ctx, ids)
+	default:
+		l.relistNetworks(ctx)
+	}
+}
+
+// resync lists all opted-in services and their tasks, and the networks
+// when they are due, builds a new table and swaps it in.
+func (l *loop) resync(ctx context.Context) {
+	l.refresh(ctx, true, func(ctx context.Context) (State, error) {
+		st, err := l.lister.listAll(ctx, &l.nets, l.networksDue())
+		st.LocalAddrs = l.src.localAddrs()
+		return st, err
+	})
+}
+
+// networksDue reports whether a full listing must list the networks even
+// if no service is on a network it does not know: at the periodic resync,
+// and whenever no event stream would announce a network change.
+func (l *loop) networksDue() bool {
+	return l.now().Sub(l.nets.listedAt) >= l.opts.ResyncInterval || l.stream.sub.msgs == nil
+}
+
+// relistServices re-lists the given services (converging, or named by
+// events) and their tasks, and only theirs, into the last listing; a
+// service not listed any more is gone.
+func (l *loop) relistServices(ctx context.Context, ids []string) {
+	l.refresh(ctx, false, func(ctx context.Context) (State, error) {
+		part, err := l.lister.listServices(ctx, ids, &l.nets, false)
+		if err != nil {
+			return State{}, err
+		}
+		st := l.last.withServices(ids, part.Services, part.Tasks)
+		st.Networks = part.Networks
+		return st, nil
+	})
+}
+
+// relistNetworks lists the networks, which a network event may have
+// changed, and rebuilds the table from the last listing with them.
+func (l *loop) relistNetworks(ctx context.Context) {
+	l.refresh(ctx, false, func(ctx context.Context) (st State, err error) {
+		st = l.last
+		st.Networks, err = l.lister.networks(ctx, &l.nets, st.Services, true)
+		st.LocalAddrs = l.src.localAddrs() // the gateway's own networks may have changed too
+		return st, err
+	})
+}
+
+// convergingIDs returns the IDs of the converging services, sorted.
+func convergingIDs(r discovery.Report) []string {
+	var ids []string
+	for _, s := range r.Services {
+		if s.Converging {
+			ids = append(ids, s.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// now is the watcher's clock.
+func (l *loop) now() time.Time { return l.feed.Now() }
+
+// relistKicked re-lists the tasks of the services that failing requests
+// asked about, and only theirs.
+func (l *loop) relistKicked(ctx context.Context) {
+	ids := l.feed.TakeKicks()
+	switch {
+	case len(ids) == 0:
+	case !l.feed.Synced():
+		l.resync(ctx)
+	default:
+		l.refresh(ctx, false, func(ctx context.Context) (State, error) {
+			tasks, err := l.lister.listTasks(ctx, ids...)
+			return l.last.withTasksOf(ids, tasks), err
+		})
+	}
+}
+
+// refresh runs one listing (full, or of some services' tasks) and
+// publishes its table. A panic, from an engine answer the code did not
+// expect, fails this listing only: it is logged with its stack and retried
+// with backoff, so one odd answer cannot stop the loop.
+func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context) (State, error)) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.feed.Log().Error("listing the swarm panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			l.failed(ctx, fmt.Errorf("listing panicked: %v", p))
+		}
+	}()
+	start := l.now()
+	st, err := list(ctx)
+	if full {
+		l.feed.Stats().Resynced(err == nil, l.now().Sub(start))
+	}
+	if err != nil {
+		l.failed(ctx, err)
+		return
+	}
+	if full {
+		l.stream.checkDeaf(st.Services, l.feed.Log())
+		l.lastFull = l.now()
+	}
+	t, rep := Build(st, l.opts)
+	l.feed.Publish(t, rep, full)
+	l.last = st
+	l.failures = 0
+}
+
+// failed records a failed listing, to be retried with backoff.
+func (l *loop) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	l.failures++
+	l.nets.stale = true // list them again once the API answers
+	l.feed.Failed(err)
+}
+
+// nextDelay is how long to wait before the next listing: backoff after a
+// failure, the converge interval while a service converges (slowing down
+// after stuckAfter), otherwise until the periodic full listing is due
+// (however many events came since the last one: they re-list only what
+// they name); and no longer than the event stream's own retry while it is
+// down.
+func (l *loop) nextDelay() time.Duration {
+	idle := l.opts.ResyncInterval
+	d := max(0, idle-l.now().Sub(l.lastFull))
+	switch {
+	case l.failures > 0:
+		d = backoff(l.failures)
+	case l.report().Converging():
+		if l.convergingSince.IsZero() {
+			l.convergingSince = l.now()
+		}
+		c := l.opts.ConvergeInterval
+		if l.now().Sub(l.convergingSince) > stuckAfter {
+			c = max(c, stuckInterval)
+		}
+		d = min(d, c)
+	default:
+		l.convergingSince = time.Time{}
+	}
+	if !l.opts.PollOnly && l.stream.failures > 0 {
+		d = min(d, backoff(l.stream.failures))
+	}
+	return min(d, idle)
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	t.Reset(d)
+}
+
+// backoff doubles from minBackoff up to maxBackoff.
+func backoff(attempt int) time.Duration {
+	d := minBackoff
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}

@@ -1,0 +1,127 @@
+package fake
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// This file holds the swarm objects tests list from an Engine, built with
+// functional options in the style of Traefik's builder_test.go.
+
+// NetID is the ID of the overlay network services and tasks are on unless
+// told otherwise.
+const NetID = "net1"
+
+// Epoch is when services are created unless told otherwise.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Network is an overlay network of the given subnet.
+func Network(id, name, subnet string) network.Summary {
+	return network.Summary{ID: id, Name: name, Driver: "overlay", IPAM: network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}}}
+}
+
+// ServiceOpt changes a Service.
+type ServiceOpt func(*swarm.Service)
+
+// Service is a replicated service of one replica on NetID, named id,
+// with no label.
+func Service(id string, opts ...ServiceOpt) swarm.Service {
+	one := uint64(1)
+	s := swarm.Service{ID: id}
+	s.Spec.Name = id
+	s.Spec.Labels = map[string]string{}
+	s.Spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &one}
+	s.Spec.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{{Target: NetID}}
+	s.CreatedAt = Epoch
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+// ServiceName sets the service's name.
+func ServiceName(n string) ServiceOpt { return func(s *swarm.Service) { s.Spec.Name = n } }
+
+// ServiceLabels sets labels, given as key, value, key, value...
+func ServiceLabels(kv ...string) ServiceOpt {
+	return func(s *swarm.Service) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			s.Spec.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+// ServiceCreated makes the service created d after Epoch.
+func ServiceCreated(d time.Duration) ServiceOpt {
+	return func(s *swarm.Service) { s.CreatedAt = Epoch.Add(d) }
+}
+
+// ServiceReplicas sets the replica count.
+func ServiceReplicas(n uint64) ServiceOpt {
+	return func(s *swarm.Service) { s.Spec.Mode.Replicated.Replicas = &n }
+}
+
+// ServiceNetworks puts the service on the networks of the given IDs only.
+func ServiceNetworks(ids ...string) ServiceOpt {
+	return func(s *swarm.Service) {
+		s.Spec.TaskTemplate.Networks = nil
+		for _, id := range ids {
+			s.Spec.TaskTemplate.Networks = append(s.Spec.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: id})
+		}
+	}
+}
+
+// ServiceVIPs gives the service a virtual IP on a network.
+func ServiceVIPs(netID, cidr string) ServiceOpt {
+	return func(s *swarm.Service) {
+		s.Endpoint.VirtualIPs = append(s.Endpoint.VirtualIPs, swarm.EndpointVirtualIP{NetworkID: netID, Addr: cidr})
+	}
+}
+
+// ServiceUpdating makes an update of the service in progress.
+func ServiceUpdating() ServiceOpt {
+	return func(s *swarm.Service) { s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating} }
+}
+
+// Enabled is the label set of a routed service on port 8080.
+func Enabled(extra ...string) ServiceOpt {
+	return ServiceLabels(append([]string{"faas.enable", "true", "faas.port", "8080"}, extra...)...)
+}
+
+// TaskOpt changes a Task.
+type TaskOpt func(*swarm.Task)
+
+// Task is a running task of service svc with address addr on netID.
+func Task(svc, addr string, opts ...TaskOpt) swarm.Task {
+	t := swarm.Task{ID: fmt.Sprintf("%s-%s", svc, addr), ServiceID: svc, DesiredState: swarm.TaskStateRunning}
+	t.Status.State = swarm.TaskStateRunning
+	t.NetworksAttachments = []swarm.NetworkAttachment{{Network: swarm.Network{ID: NetID}, Addresses: []string{addr + "/24"}}}
+	for _, o := range opts {
+		o(&t)
+	}
+	return t
+}
+
+// TaskState sets the task's desired and actual states.
+func TaskState(desired, actual swarm.TaskState) TaskOpt {
+	return func(t *swarm.Task) { t.DesiredState, t.Status.State = desired, actual }
+}
+
+// TaskOnNetwork moves the task's address to another network.
+func TaskOnNetwork(netID string) TaskOpt {
+	return func(t *swarm.Task) { t.NetworksAttachments[0].Network.ID = netID }
+}
+
+// Seed puts service s, with running tasks at the given addresses, on the
+// test network NetID (10.0.1.0/24) in place of what fe lists.
+func (fe *Engine) Seed(opts []ServiceOpt, addrs ...string) {
+	fe.Networks = []network.Summary{Network(NetID, "faas_net", "10.0.1.0/24")}
+	fe.Services = []swarm.Service{Service("s", append([]ServiceOpt{Enabled(), ServiceReplicas(uint64(len(addrs)))}, opts...)...)}
+	fe.Tasks = nil
+	for _, a := range addrs {
+		fe.Tasks = append(fe.Tasks, Task("s", a))
+	}
+}
