@@ -10,7 +10,7 @@
 # Every RUN uses the exec form, so the builder needs no shell.
 #
 # The tuning (BENCHMARKS.md, "Tuning the shipped gateway"): the garbage
-# collector's setting below, and the Caddyfile's lazy log encoder. A
+# collector's setting below, and the lazy log encoder (gateway.caddy). A
 # profile-guided build is an option, off by default because it measured
 # slower here: `make gateway-image-pgo` builds with pgo/default.pgo
 # (`make pgo` takes it again from load):
@@ -53,7 +53,8 @@ FROM ${RUNTIME_IMAGE}
 ARG GOGC=200
 ENV GOGC=${GOGC}
 COPY --from=builder /caddy /usr/bin/caddy
-COPY Caddyfile /etc/caddy/Caddyfile
+# The Caddyfiles, and gateway.caddy beside the default one, which imports it.
+COPY Caddyfile gateway.caddy /etc/caddy/
 COPY docker-api/Caddyfile /etc/caddy/docker-api.Caddyfile
 COPY https/Caddyfile /etc/caddy/https.Caddyfile
 ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data
