@@ -53,10 +53,14 @@ FROM ${RUNTIME_IMAGE}
 ARG GOGC=200
 ENV GOGC=${GOGC}
 COPY --from=builder /caddy /usr/bin/caddy
-# The Caddyfiles, and gateway.caddy beside the default one, which imports it.
+# The Caddyfiles, and gateway.caddy, which the default and the HTTPS one
+# import: beside the default here as in the repository, while https.Caddyfile
+# (in https/ there, where it imports ../gateway.caddy) finds it through
+# FAAS_CADDY_DIR.
 COPY Caddyfile gateway.caddy /etc/caddy/
 COPY docker-api/Caddyfile /etc/caddy/docker-api.Caddyfile
 COPY https/Caddyfile /etc/caddy/https.Caddyfile
+ENV FAAS_CADDY_DIR=/etc/caddy
 ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data
 EXPOSE 8081
 WORKDIR /srv

@@ -16,7 +16,8 @@ import (
 // against honest: the reference (testdata/reference.Caddyfile) and the
 // bench's baseline (testdata/static.Caddyfile.tmpl) proxy with the same
 // settings as the default Caddyfile (from gateway.caddy, the one source of
-// them); only where the upstreams come from differs. It needs no Docker.
+// them, which https/Caddyfile imports too); only where the upstreams come
+// from differs. It needs no Docker.
 func TestProxySettingsAgree(t *testing.T) {
 	unsetCaddyfileEnv(t)
 	want, err := proxySettings("../Caddyfile")
@@ -54,7 +55,7 @@ func TestPoliciesKeepRetries(t *testing.T) {
 		{"health_checks"},
 		{"transport", "dial_timeout"},
 	}
-	for _, file := range []string{"../Caddyfile"} {
+	for _, file := range []string{"../Caddyfile", "../https/Caddyfile"} {
 		out, err := adaptCaddyfile(file)
 		if err != nil {
 			t.Fatal(err)
