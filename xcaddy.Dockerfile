@@ -10,7 +10,7 @@
 # Every RUN uses the exec form, so the builder needs no shell.
 #
 # The tuning (BENCHMARKS.md, "Tuning the shipped gateway"): the garbage
-# collector's setting below, and the Caddyfile's lazy log encoder. A
+# collector's setting below, and the lazy log encoder (gateway.caddy). A
 # profile-guided build is an option, off by default because it measured
 # slower here: `make gateway-image-pgo` builds with pgo/default.pgo
 # (`make pgo` takes it again from load):
@@ -53,9 +53,14 @@ FROM ${RUNTIME_IMAGE}
 ARG GOGC=200
 ENV GOGC=${GOGC}
 COPY --from=builder /caddy /usr/bin/caddy
-COPY Caddyfile /etc/caddy/Caddyfile
+# The Caddyfiles, and gateway.caddy, which the default and the HTTPS one
+# import: beside the default here as in the repository, while https.Caddyfile
+# (in https/ there, where it imports ../gateway.caddy) finds it through
+# FAAS_CADDY_DIR.
+COPY Caddyfile gateway.caddy /etc/caddy/
 COPY docker-api/Caddyfile /etc/caddy/docker-api.Caddyfile
 COPY https/Caddyfile /etc/caddy/https.Caddyfile
+ENV FAAS_CADDY_DIR=/etc/caddy
 ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data
 EXPOSE 8081
 WORKDIR /srv

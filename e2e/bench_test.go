@@ -105,8 +105,9 @@ func (c *contender) cpuRatioTo(b *contender) float64 {
 // timing figures. BENCH_GC="GOGC=200 GOGC=800,GOMEMLIMIT=64MiB" adds the
 // shipped gateway with each of those settings, BENCH_CADDYFILES="a b" the
 // shipped gateway with each of those Caddyfiles (absolute, or from the
-// repository's root) instead of its own; BENCH_ROUNDS=10 runs that many
-// rounds instead of 5 (the full bench) or 2.
+// repository's root) instead of its own, beside gateway.caddy for its
+// imports; BENCH_ROUNDS=10 runs that many rounds instead of 5 (the full
+// bench) or 2.
 func TestBench(t *testing.T) {
 	requireSwarm(t)
 	wrk, err := exec.LookPath("wrk")
@@ -166,9 +167,12 @@ func TestBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// In place of the root Caddyfile, beside gateway.caddy, which it may import.
+		files := shippedCaddyfileSet(t)
+		files["Caddyfile"] = cf
 		port := caddyfilePort + i
 		gateways = append(gateways, &contender{name: "gateway: shipped, " + filepath.Base(file), port: port,
-			service: startGatewayWith(t, fmt.Sprintf("caddyfile%d", i), gatewayImage, port, cf)})
+			service: startGatewayWith(t, fmt.Sprintf("caddyfile%d", i), gatewayImage, port, files)})
 	}
 
 	const addPath = "/api/v1/add?x=10&y=25"
@@ -442,32 +446,48 @@ func startStatic(t *testing.T, cli taskLister, image string) {
 	if err := tmpl.Execute(&cf, map[string]string{"Upstreams": strings.Join(addrs, " ")}); err != nil {
 		t.Fatal(err)
 	}
-	startService(t, "static", image, staticPort, append(caddyfileOpts(t, "static", cf.Bytes()), "--env", "GOGC=100"), caddyfileArgs...)
+	startService(t, "static", image, staticPort, append(caddyfileOpts(t, "static", caddyfileSet{"Caddyfile": cf.Bytes()}), "--env", "GOGC=100"), caddyfileArgs...)
 }
 
-// caddyfileArgs run Caddy with the Caddyfile caddyfileOpts mounts.
-var caddyfileArgs = []string{"run", "--config", "/etc/caddy/bench.Caddyfile", "--adapter", "caddyfile"}
+// benchConfigDir is where caddyfileOpts mounts a contender's Caddyfile
+// and the files it imports: a folder of their own, so that the Caddyfile's
+// relative imports find these and not the image's /etc/caddy/gateway.caddy.
+const benchConfigDir = "/etc/caddy/bench"
 
-// caddyfileOpts stores a Caddyfile as a swarm config, removed when the test
-// ends, and returns the service create options that mount it where
-// caddyfileArgs read it.
-func caddyfileOpts(t *testing.T, name string, caddyfile []byte) []string {
+// caddyfileArgs run Caddy with the Caddyfile caddyfileOpts mounts.
+var caddyfileArgs = []string{"run", "--config", benchConfigDir + "/Caddyfile", "--adapter", "caddyfile"}
+
+// caddyfileSet is a Caddyfile ("Caddyfile") and the files beside it that it
+// imports, by name.
+type caddyfileSet map[string][]byte
+
+// caddyfileOpts stores each file of a set as a swarm config, removed when
+// the test ends, and returns the service create options that mount them in
+// benchConfigDir, where caddyfileArgs read the Caddyfile.
+func caddyfileOpts(t *testing.T, name string, files caddyfileSet) []string {
 	t.Helper()
-	cfgName := fmt.Sprintf("%s_%s_%d", stackName, name, time.Now().UnixNano())
-	create := exec.Command("docker", "config", "create", cfgName, "-")
-	create.Stdin = bytes.NewReader(caddyfile)
-	if out, err := create.CombinedOutput(); err != nil {
-		t.Fatalf("docker config create: %v\n%s", err, out)
+	if files["Caddyfile"] == nil {
+		t.Fatalf("contender %s: no Caddyfile in its files", name)
 	}
-	t.Cleanup(func() {
-		for range 30 { // the config is in use until the service's task is gone
-			if _, err := docker(t, time.Minute, "config", "rm", cfgName); err == nil {
-				return
-			}
-			time.Sleep(time.Second)
+	var opts []string
+	for file, content := range files {
+		cfgName := fmt.Sprintf("%s_%s_%s_%d", stackName, name, file, time.Now().UnixNano())
+		create := exec.Command("docker", "config", "create", cfgName, "-")
+		create.Stdin = bytes.NewReader(content)
+		if out, err := create.CombinedOutput(); err != nil {
+			t.Fatalf("docker config create: %v\n%s", err, out)
 		}
-	})
-	return []string{"--config", "source=" + cfgName + ",target=/etc/caddy/bench.Caddyfile"}
+		t.Cleanup(func() {
+			for range 30 { // the config is in use until the service's task is gone
+				if _, err := docker(t, time.Minute, "config", "rm", cfgName); err == nil {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		})
+		opts = append(opts, "--config", "source="+cfgName+",target="+benchConfigDir+"/"+file)
+	}
+	return opts
 }
 
 // startGateway runs a gateway from image with the image's Caddyfile, as
@@ -478,28 +498,54 @@ func startGateway(t *testing.T, name, image string, port int, env ...string) str
 	return startService(t, name, image, port, gatewayOpts(env))
 }
 
-// startGatewayWith runs a gateway as startGateway does, with caddyfile
-// instead of the image's.
-func startGatewayWith(t *testing.T, name, image string, port int, caddyfile []byte, env ...string) string {
+// startGatewayWith runs a gateway as startGateway does, with files (a
+// Caddyfile and what it imports) instead of the image's.
+func startGatewayWith(t *testing.T, name, image string, port int, files caddyfileSet, env ...string) string {
 	t.Helper()
-	return startService(t, name, image, port, append(gatewayOpts(env), caddyfileOpts(t, name, caddyfile)...), caddyfileArgs...)
+	return startService(t, name, image, port, append(gatewayOpts(env), caddyfileOpts(t, name, files)...), caddyfileArgs...)
 }
 
-// lazyLog is the default Caddyfile's log block: the lazy log encoder.
+// lazyLog is the default Caddyfile's log block (in gateway.caddy's global
+// options): the lazy log encoder.
 const lazyLog = "\tlog {\n\t\tformat lazy\n\t}\n"
 
-// caddyfileVariant returns the default Caddyfile with its one occurrence
-// of old replaced by new: the same gateway with one setting changed.
-func caddyfileVariant(t *testing.T, old, new string) []byte {
+// gatewayCaddyfiles are the files of the default Caddyfile: the root
+// Caddyfile and gateway.caddy, which it imports, from the repository's
+// root.
+var gatewayCaddyfiles = []string{"Caddyfile", "gateway.caddy"}
+
+// shippedCaddyfileSet returns the default Caddyfile's files, as the image
+// has them in /etc/caddy.
+func shippedCaddyfileSet(t *testing.T) caddyfileSet {
 	t.Helper()
-	cf, err := os.ReadFile("../Caddyfile")
-	if err != nil {
-		t.Fatal(err)
+	files := caddyfileSet{}
+	for _, f := range gatewayCaddyfiles {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
 	}
-	if n := strings.Count(string(cf), old); n != 1 {
-		t.Fatalf("the Caddyfile has %d times %q, want 1", n, old)
+	return files
+}
+
+// caddyfileVariant returns the default Caddyfile's files with the one
+// occurrence of old in them replaced by new: the same gateway with one
+// setting changed.
+func caddyfileVariant(t *testing.T, old, new string) caddyfileSet {
+	t.Helper()
+	files := shippedCaddyfileSet(t)
+	var in []string
+	for f, b := range files {
+		for range strings.Count(string(b), old) {
+			in = append(in, f)
+		}
 	}
-	return []byte(strings.Replace(string(cf), old, new, 1))
+	if len(in) != 1 {
+		t.Fatalf("the default Caddyfile's files %v have %q %d times (in %v), want 1", gatewayCaddyfiles, old, len(in), in)
+	}
+	files[in[0]] = []byte(strings.Replace(string(files[in[0]]), old, new, 1))
+	return files
 }
 
 // gatewayOpts are the service create options a gateway needs (the Docker

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +15,12 @@ import (
 // TestProxySettingsAgree keeps the contenders the gateway is measured
 // against honest: the reference (testdata/reference.Caddyfile) and the
 // bench's baseline (testdata/static.Caddyfile.tmpl) proxy with the same
-// settings as the default Caddyfile, the one source of them; only where the
-// upstreams come from differs. It needs no Docker.
+// settings as the default Caddyfile (from gateway.caddy, the one source of
+// them, which https/Caddyfile imports too); only where the upstreams come
+// from differs. It needs no Docker.
 func TestProxySettingsAgree(t *testing.T) {
-	want, err := proxySettings("../Caddyfile", "")
+	unsetCaddyfileEnv(t)
+	want, err := proxySettings("../Caddyfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +28,7 @@ func TestProxySettingsAgree(t *testing.T) {
 		t.Fatal("../Caddyfile: its reverse_proxy has no settings to compare")
 	}
 	for _, file := range []string{"testdata/reference.Caddyfile", "testdata/static.Caddyfile.tmpl", "../https/Caddyfile"} {
-		got, err := proxySettings(file, "")
+		got, err := proxySettings(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,45 +39,105 @@ func TestProxySettingsAgree(t *testing.T) {
 	}
 }
 
-// TestPoliciesKeepRetries checks that each policy the default Caddyfile
-// ships with its own reverse_proxy retries and dials as the default route
-// does: a policy changes how a service is proxied, not how the gateway
-// rides through scaling and rolling updates.
+// TestPoliciesKeepRetries checks that each policy the gateway's
+// Caddyfiles ship proxies with its own reverse_proxy that finds replicas,
+// retries and dials as the default route does: a policy changes how a
+// service is proxied, not how the gateway rides through scaling and rolling
+// updates. It compares the adapted JSON, where an option a policy passes to
+// swarm_proxy (which may replace one of its own) has taken effect.
 func TestPoliciesKeepRetries(t *testing.T) {
-	def, err := proxySettings("../Caddyfile", "")
-	if err != nil {
-		t.Fatal(err)
+	unsetCaddyfileEnv(t)
+	// What every reverse_proxy must share with the default's.
+	shared := [][]string{
+		{"dynamic_upstreams"},
+		{"load_balancing", "try_duration"},
+		{"load_balancing", "try_interval"},
+		{"health_checks"},
+		{"transport", "dial_timeout"},
 	}
-	var shared []string
-	for _, s := range def {
-		for _, p := range []string{"lb_try_duration ", "lb_try_interval ", "fail_duration ", "transport http > dial_timeout "} {
-			if strings.HasPrefix(s, p) {
-				shared = append(shared, s)
-			}
-		}
-	}
-	if len(shared) != 4 {
-		t.Fatalf("the default route's retry settings: %v, want 4", shared)
-	}
-	for _, policy := range []string{"sticky", "grpc", "stream"} {
-		got, err := proxySettings("../Caddyfile", policy)
+	for _, file := range []string{"../Caddyfile", "../https/Caddyfile"} {
+		out, err := adaptCaddyfile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range shared {
-			if !slices.Contains(got, s) {
-				t.Errorf("policy %s: reverse_proxy lacks the default's %q; it has\n  %s", policy, s, strings.Join(got, "\n  "))
+		var cfg struct {
+			Apps struct {
+				HTTP struct {
+					Servers map[string]struct {
+						Routes []struct {
+							Handle []map[string]any `json:"handle"`
+						} `json:"routes"`
+						NamedRoutes map[string]struct {
+							Handle []map[string]any `json:"handle"`
+						} `json:"named_routes"`
+					} `json:"servers"`
+				} `json:"http"`
+			} `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		for name, srv := range cfg.Apps.HTTP.Servers {
+			var def map[string]any
+			for _, r := range srv.Routes {
+				if h := reverseProxy(r.Handle); h != nil {
+					def = h
+				}
+			}
+			if def == nil {
+				t.Fatalf("%s, server %s: no default reverse_proxy", file, name)
+			}
+			for _, path := range shared {
+				if jsonAt(def, path) == nil {
+					t.Fatalf("%s, server %s: the default reverse_proxy has no %s", file, name, strings.Join(path, "."))
+				}
+			}
+			for _, policy := range []string{"sticky", "grpc", "stream"} {
+				h := reverseProxy(srv.NamedRoutes[policy].Handle)
+				if h == nil {
+					t.Errorf("%s, server %s: policy %s has no reverse_proxy", file, name, policy)
+					continue
+				}
+				for _, path := range shared {
+					if got, want := jsonAt(h, path), jsonAt(def, path); !reflect.DeepEqual(got, want) {
+						t.Errorf("%s, server %s: policy %s's reverse_proxy has %s %v, the default's %v",
+							file, name, policy, strings.Join(path, "."), got, want)
+					}
+				}
 			}
 		}
 	}
 }
 
+// reverseProxy returns the first reverse_proxy handler of a route's.
+func reverseProxy(handle []map[string]any) map[string]any {
+	for _, h := range handle {
+		if h["handler"] == "reverse_proxy" {
+			return h
+		}
+	}
+	return nil
+}
+
+// jsonAt returns the value at path in a JSON object, or nil.
+func jsonAt(obj map[string]any, path []string) any {
+	var v any = obj
+	for _, key := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
+}
+
 // proxySettings returns the subdirectives of the first reverse_proxy of a
-// Caddyfile's sites (or, if namedRoute is set, of that named route), with
-// snippets imported, one a line with its arguments ("transport http >
-// dial_timeout 1s" for a nested one), sorted, without where the upstreams
-// come from: the directive's own arguments and its dynamic subdirective.
-func proxySettings(file, namedRoute string) ([]string, error) {
+// Caddyfile's sites, with snippets and files imported, one a line with its
+// arguments ("transport http > dial_timeout 1s" for a nested one), sorted,
+// without where the upstreams come from: the directive's own arguments and
+// its dynamic subdirective.
+func proxySettings(file string) ([]string, error) {
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -84,7 +148,7 @@ func proxySettings(file, namedRoute string) ([]string, error) {
 	}
 	var tokens []caddyfile.Token
 	for _, sb := range blocks {
-		if sb.IsNamedRoute != (namedRoute != "") || (namedRoute != "" && sb.GetKeysText()[0] != namedRoute) {
+		if sb.IsNamedRoute {
 			continue
 		}
 		for _, seg := range sb.Segments {
@@ -93,7 +157,7 @@ func proxySettings(file, namedRoute string) ([]string, error) {
 	}
 	i := slices.IndexFunc(tokens, func(tk caddyfile.Token) bool { return tk.Text == "reverse_proxy" })
 	if i < 0 {
-		return nil, fmt.Errorf("%s has no reverse_proxy (named route %q)", file, namedRoute)
+		return nil, fmt.Errorf("%s has no reverse_proxy in its sites", file)
 	}
 	d := caddyfile.NewDispenser(tokens[i:])
 	d.Next()

@@ -113,17 +113,27 @@ type gatewayUpdate struct {
 // configHeader marks the answers of the Caddyfile rolled out as a new config.
 const configHeader = "X-Faas-Config"
 
+// configSwapCaddyfile is the Caddyfile the config swap rolls out: the
+// default one, with a header that shows the new one serves. Mounted at
+// /etc/caddy/Caddyfile, it imports the stack's gateway.caddy beside it.
+func configSwapCaddyfile(t *testing.T) []byte {
+	t.Helper()
+	base, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const site = ":8081 {\n"
+	if n := strings.Count(string(base), site); n != 1 {
+		t.Fatalf("the Caddyfile has %d times %q, want 1", n, site)
+	}
+	return []byte(strings.Replace(string(base), site, site+"\theader "+configHeader+" 2\n", 1))
+}
+
 var gatewayUpdates = []gatewayUpdate{
 	{name: "restart (service update --force)", flags: func(*testing.T, clusterEnv) []string { return []string{"--force"} }},
 	{name: "Caddyfile change (config swap)", flags: func(t *testing.T, c clusterEnv) []string {
-		// The same Caddyfile, with a header that shows the new one serves.
-		base, err := os.ReadFile("../Caddyfile")
-		if err != nil {
-			t.Fatal(err)
-		}
-		changed := strings.Replace(string(base), ":8081 {\n", ":8081 {\n\theader "+configHeader+" 2\n", 1)
 		file := filepath.Join(t.TempDir(), "Caddyfile")
-		if err := os.WriteFile(file, []byte(changed), 0o644); err != nil {
+		if err := os.WriteFile(file, configSwapCaddyfile(t), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		// The stack's label, so that removing the stack removes it too.

@@ -99,15 +99,12 @@ func newServer(svc *service) *http.Server {
 
 // probe asks the server at addr for /healthz.
 func probe(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
+	url, err := healthzURL(addr)
 	if err != nil {
 		return err
 	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	resp, err := c.Get(url)
 	if err != nil {
 		return err
 	}
@@ -116,4 +113,18 @@ func probe(addr string) error {
 		return fmt.Errorf("/healthz: %s", resp.Status)
 	}
 	return nil
+}
+
+// healthzURL is the /healthz URL of the server listening on addr. A listen
+// address of every interface (no host, 0.0.0.0 or ::) is dialled on the
+// loopback, as multiply's probe does.
+func healthzURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
 }
