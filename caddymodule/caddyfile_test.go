@@ -119,7 +119,7 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "Caddyfile"})
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "../Caddyfile"})
 	if err != nil {
 		t.Fatalf("adapting the default Caddyfile: %v", err)
 	}

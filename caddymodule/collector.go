@@ -18,8 +18,8 @@ import (
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
-// The metrics, all prefixed faas_gateway_. The README's Observability
-// section lists them.
+// The metrics, all prefixed faas_gateway_; docs/observability.md lists
+// them.
 var (
 	descRequests = prometheus.NewDesc("faas_gateway_requests_total",
 		"Requests routed to a service's route, by status class of the response.",

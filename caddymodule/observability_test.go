@@ -50,7 +50,7 @@ func newObserved(t *testing.T) *observed {
 				docker_host %s
 			}
 		}
-		# The routes API on this site, as the README shows it.
+		# The routes API on this site, as docs/observability.md shows it.
 		handle /swarm/* {
 			reverse_proxy localhost:%d {
 				header_up Host localhost:%d

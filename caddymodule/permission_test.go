@@ -333,7 +333,7 @@ func httpsTestConfig(t *testing.T, storage string, httpPort, httpsPort int) []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "https/Caddyfile"})
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "../https/Caddyfile"})
 	if err != nil {
 		t.Fatalf("adapting https/Caddyfile: %v", err)
 	}

@@ -1,6 +1,6 @@
 // Allowlist: the Docker API calls docker-api lets through, the one source
-// of truth for them. The README's table and the end-to-end checks of what
-// the gateway calls are both tested against it.
+// of truth for them. The table in docs/docker-api.md and the end-to-end
+// checks of what the gateway calls are both tested against it.
 
 package dockerapi
 
