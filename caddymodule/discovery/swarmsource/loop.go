@@ -106,7 +106,7 @@ func (l *loop) report() discovery.Report { return l.feed.Last().Report }
 func (l *loop) timerFired(ctx context.Context) {
 	ids := convergingIDs(l.report())
 	partial := len(ids) > 0 && l.feed.Synced() && l.failures == 0 &&
-		(l.opts.PollOnly || l.stream.sub.msgs != nil) &&
+		(l.opts.PollOnly || l.stream.isOpen()) &&
 		l.now().Sub(l.lastFull) < l.opts.ResyncInterval
 	if partial {
 		l.relistServices(ctx, ids)
@@ -162,7 +162,7 @@ func (l *loop) resync(ctx context.Context) {
 // if no service is on a network it does not know: at the periodic resync,
 // and whenever no event stream would announce a network change.
 func (l *loop) networksDue() bool {
-	return l.now().Sub(l.nets.listedAt) >= l.opts.ResyncInterval || l.stream.sub.msgs == nil
+	return l.now().Sub(l.nets.listedAt) >= l.opts.ResyncInterval || !l.stream.isOpen()
 }
 
 // relistServices re-lists the given services (converging, or named by
@@ -286,8 +286,8 @@ func (l *loop) nextDelay() time.Duration {
 	default:
 		l.convergingSince = time.Time{}
 	}
-	if !l.opts.PollOnly && l.stream.failures > 0 {
-		d = min(d, backoff(l.stream.failures))
+	if retry, down := l.stream.retryIn(); !l.opts.PollOnly && down {
+		d = min(d, retry)
 	}
 	return min(d, idle)
 }

@@ -1,3 +1,12 @@
+// Package swarmsource is the swarm source of discovery: the one package
+// that calls the Docker Engine API for swarm services. It lists the
+// services that opt in by label, their tasks and the networks, follows the
+// event stream, and builds the route table every listing gives.
+//
+// Files: source.go (the source, its options and Docker client), loop.go
+// (what is listed when), docker.go (every Docker API call), stream.go (the
+// event stream), build.go (a listing into a route table), networks.go
+// (which network a service is reached on).
 package swarmsource
 
 // This file holds the swarm source: its options, its Docker client, and

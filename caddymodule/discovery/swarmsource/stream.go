@@ -1,6 +1,6 @@
 package swarmsource
 
-// This file holds the watcher's Docker event stream: opening it without
+// This file holds the loop's Docker event stream: opening it without
 // blocking the loop, retrying it with backoff, and noticing when it has
 // gone deaf (open, but silent while listings show that services changed).
 
@@ -50,14 +50,23 @@ type subscription struct {
 }
 
 func (s *eventStream) msgs() <-chan events.Message { return s.sub.msgs }
-func (s *eventStream) errs() <-chan error          { return s.sub.errs }
+
+// isOpen reports whether the stream is open: its events announce changes.
+func (s *eventStream) isOpen() bool { return s.sub.msgs != nil }
+
+// retryIn is the backoff of the stream's next attempt, and whether it is
+// failing at all.
+func (s *eventStream) retryIn() (time.Duration, bool) {
+	return backoff(s.failures), s.failures > 0
+}
+func (s *eventStream) errs() <-chan error { return s.sub.errs }
 
 // ensureOpen starts opening the stream unless it is open, opening, or
 // waiting to be retried. Opening waits for the engine's response headers,
 // which a hung engine or an unreachable address never sends, so it runs in
 // its own goroutine and hands the subscription over on opened.
 func (s *eventStream) ensureOpen(ctx context.Context, api dockerAPI) {
-	if s.sub.msgs != nil || s.opening != nil || s.now().Before(s.retryAt) {
+	if s.isOpen() || s.opening != nil || s.now().Before(s.retryAt) {
 		return
 	}
 	if s.opened == nil {
@@ -131,7 +140,7 @@ func (s *eventStream) lost(err error, log *zap.Logger, apiDown bool) {
 // checkDeaf compares a full listing's services with what the stream has
 // announced, and closes a stream that missed changes (to be reopened).
 func (s *eventStream) checkDeaf(services []swarm.Service, log *zap.Logger) {
-	if s.sub.msgs == nil && s.opening == nil {
+	if !s.isOpen() && s.opening == nil {
 		return
 	}
 	now := make(map[string]uint64, len(services))
