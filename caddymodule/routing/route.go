@@ -16,6 +16,8 @@ type Route struct {
 	// one side, the service that claimed it first; weighted routing gives
 	// a route several, each a service with its own replicas.
 	Sides []Side
+
+	one [1]Side // the backing of Sides for a route of one side
 }
 
 // Side is one service's route within a Route: the service, the route's
@@ -53,7 +55,9 @@ type Replica struct {
 
 // NewRoute returns the route claiming host and prefix with one side.
 func NewRoute(host, prefix string, side Side) *Route {
-	return &Route{Host: host, Prefix: prefix, Sides: []Side{side}}
+	r := &Route{Host: host, Prefix: prefix, one: [1]Side{side}}
+	r.Sides = r.one[:]
+	return r
 }
 
 // Pick returns the side that serves a request. A route has one side until
