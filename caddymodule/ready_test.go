@@ -190,7 +190,7 @@ func TestRouteWaitsForFirstSync(t *testing.T) {
 // response closing its connection), then closed.
 //
 // It sends nothing through reverse_proxy: the swarm source's Cleanup
-// clears its watcher (shared.go, detach) while a stopping config's
+// clears its watcher (discovery.go, Cleanup) while a stopping config's
 // requests may still read it, which the race detector reports whenever
 // Cleanup wins the race with the server's shutdown. swarm_route's answers
 // for a path nobody claims go through the same code.
