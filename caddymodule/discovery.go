@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -217,17 +216,15 @@ func (d *Discovery) Cleanup() error {
 // key (all modules share one unless their discovery options differ), or
 // nil when none runs. It is the one place that decides.
 func described() *discovery.Watcher {
-	var keys []string
-	byKey := make(map[string]*discovery.Watcher)
+	var first string
+	var fw *discovery.Watcher
 	watchers.Range(func(k, v any) bool {
 		if w, ok := v.(*discovery.Watcher); ok {
-			keys = append(keys, k.(string))
-			byKey[k.(string)] = w
+			if key := k.(string); fw == nil || key < first {
+				first, fw = key, w
+			}
 		}
 		return true
 	})
-	if len(keys) == 0 {
-		return nil
-	}
-	return byKey[slices.Min(keys)]
+	return fw
 }

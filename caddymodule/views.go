@@ -104,9 +104,6 @@ func routesOf(w *discovery.Watcher) routesView {
 func statusOf(w *discovery.Watcher) statusView {
 	st := w.Stats()
 	errs, lastErr := st.ErrorCounts()
-	if errs == nil {
-		errs = map[string]uint64{}
-	}
 	return statusView{
 		FirstSyncDone: w.Synced(),
 		LastSync:      timeOrNil(st.LastSync()),

@@ -67,11 +67,14 @@ func (s *Stats) Resynced(ok bool, took time.Duration) {
 // Event counts a Docker event received.
 func (s *Stats) Event() { s.events.Add(1) }
 
-// ErrorCounts returns the error counts by endpoint and the last error.
+// ErrorCounts returns a copy of the error counts by endpoint (never nil)
+// and the last error.
 func (s *Stats) ErrorCounts() (map[string]uint64, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.apiErrors), s.lastError
+	out := make(map[string]uint64, len(s.apiErrors))
+	maps.Copy(out, s.apiErrors)
+	return out, s.lastError
 }
 
 // Resyncs returns the full listings that succeeded and failed.

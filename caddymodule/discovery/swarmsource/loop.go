@@ -122,20 +122,17 @@ func (l *loop) timerFired(ctx context.Context) {
 // failure, or for more services than one call filters by.
 func (l *loop) eventsArrived(ctx context.Context, m events.Message) {
 	named := make(map[string]bool)
-	full, nets := false, false
+	full := false
 	for _, m := range l.stream.burst(m, l.feed.Log()) {
 		l.feed.Stats().Event()
 		switch {
 		case m.Type == events.NetworkEventType:
-			nets = true
+			l.nets.stale = true
 		case m.Actor.ID == "":
 			full = true
 		default:
 			named[m.Actor.ID] = true
 		}
-	}
-	if nets {
-		l.nets.stale = true
 	}
 	switch {
 	case full || !l.feed.Synced() || l.failures > 0 || len(named) > maxFilterIDs:
