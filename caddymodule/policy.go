@@ -30,11 +30,21 @@ const namedRouteKey = "named_route"
 // does not offer is logged once, not once per request.
 type policySet struct {
 	names  map[string]struct{}
-	warned sync.Map // policyUse -> struct{}
+	warned warnedUses
 }
 
 // policyUse names one route's use of a policy.
 type policyUse struct{ service, route, policy string }
+
+// warnedUses remembers the policy uses a module has warned about.
+type warnedUses struct{ seen sync.Map } // policyUse -> struct{}
+
+// first reports whether this is the first warning about side's use of its
+// policy.
+func (w *warnedUses) first(side *routing.Side) bool {
+	_, seen := w.seen.LoadOrStore(policyUse{side.Service, side.Name, side.Policy}, struct{}{})
+	return !seen
+}
 
 // newPolicySet checks the names a swarm_route offers.
 func newPolicySet(names []string) (*policySet, error) {
@@ -76,8 +86,7 @@ func (ps *policySet) serve(w http.ResponseWriter, r *http.Request, rt *routing.R
 // warnOnce logs, the first time only, that a side of rt asks for a
 // policy this swarm_route does not offer.
 func (ps *policySet) warnOnce(rt *routing.Route, side *routing.Side, log *zap.Logger) {
-	use := policyUse{side.Service, side.Name, side.Policy}
-	if _, seen := ps.warned.LoadOrStore(use, struct{}{}); seen {
+	if !ps.warned.first(side) {
 		return
 	}
 	fields := discovery.LogFields(rt, side, zap.Strings("offered", slices.Sorted(maps.Keys(ps.names))))

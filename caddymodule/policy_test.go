@@ -290,3 +290,46 @@ func TestGatewayPolicies(t *testing.T) {
 		}
 	})
 }
+
+// TestUpstreamsWithoutSwarmRoute: `dynamic swarm` alone (no swarm_route
+// before it) cannot run a route's policy, so it must not serve that route
+// as if it had none: the route gets no replicas (a 503) and one warning,
+// while the routes without a policy are served as before.
+func TestUpstreamsWithoutSwarmRoute(t *testing.T) {
+	port := startBackends(t, "127.0.0.10", "127.0.0.21")
+	fe := fake.NewEngine(t)
+	fe.Networks = []network.Summary{fake.Network(fake.NetID, "test_net", "127.0.0.0/8")}
+	p := fmt.Sprint(port)
+	fe.Services = []swarm.Service{
+		fake.Service("plain", fake.Enabled("faas.port", p)),
+		fake.Service("private", fake.Enabled("faas.port", p, "faas.policy", "private")),
+	}
+	fe.Tasks = []swarm.Task{fake.Task("plain", "127.0.0.10"), fake.Task("private", "127.0.0.21")}
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	listen := freePort(t)
+	loadCaddy(t, []byte(fmt.Sprintf(`{
+		"admin": {"disabled": true, "config": {"persist": false}},
+		"logging": {"logs": {"default": {"writer": {"output": "file", "filename": %q}}}},
+		"apps": {"http": {"servers": {"gw": {
+			"listen": [":%d"],
+			"routes": [{"handle": [
+				{"handler": "reverse_proxy", "dynamic_upstreams": {"source": "swarm", "docker_host": %q}}
+			]}]
+		}}}}
+	}`, logFile, listen, fe.Host())))
+	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
+	gf.waitFor(t, "/plain/x", http.StatusOK)
+
+	for range 5 {
+		if code, body := gf.get(t, "/private/secret"); code != http.StatusServiceUnavailable || strings.Contains(body, "127.0.0.21") {
+			t.Fatalf("GET /private/secret = %d %q, want 503, never the replica's answer", code, body)
+		}
+	}
+	b, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(b), "policies run only under swarm_route"); n != 1 {
+		t.Errorf("%d warnings about the policy, want 1; log:\n%s", n, b)
+	}
+	if code, body := gf.get(t, "/plain/x"); code != http.StatusOK || !strings.Contains(body, "127.0.0.10") {
+		t.Errorf("GET /plain/x = %d %q, want 200 from plain's replica", code, body)
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
@@ -23,6 +25,12 @@ func init() {
 // one the `swarm_route` handler chose for it), and its upstreams are the
 // addresses of that service's running tasks.
 //
+// A route whose service chose a policy by label (`faas.policy`) is served
+// only through swarm_route, which runs the policy: without a swarm_route
+// before it, this source gives such a route no replicas (so it answers
+// 503, after lb_try_duration) and logs one warning, rather than serve it
+// without its policy.
+//
 // Discovery runs in the background, in one watcher per process shared by
 // every module with the same options and kept across config reloads: it
 // follows the Docker event stream, re-lists while a service converges and
@@ -33,6 +41,9 @@ func init() {
 // EXPERIMENTAL: Subject to change.
 type SwarmUpstreams struct {
 	Discovery
+
+	logger *zap.Logger
+	warned warnedUses
 }
 
 // CaddyModule returns the Caddy module information.
@@ -46,6 +57,7 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
 func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
+	su.logger = ctx.Logger()
 	if err := su.Discovery.Provision(ctx); err != nil {
 		return err
 	}
@@ -80,21 +92,37 @@ func (su *SwarmUpstreams) ResetCache(r *http.Request) error {
 // currentSide returns the current side of the request's service: the
 // side swarm_route chose, looked up again in the current table (nil if
 // another service has taken its prefix since), or the side of the route
-// matching the request's path when no swarm_route ran.
+// matching the request's path when no swarm_route ran, unless that side
+// has a policy, which only swarm_route runs.
 func (su *SwarmUpstreams) currentSide(r *http.Request) *routing.Side {
 	t := su.watcher.Table()
 	chosen := sideFromRequest(r)
 	if chosen == nil {
-		if rt := t.Match(r.Host, routing.MatchKey(routing.CleanPath(r.URL.Path))); rt != nil {
-			return rt.Pick()
+		rt := t.Match(r.Host, routing.MatchKey(routing.CleanPath(r.URL.Path)))
+		if rt == nil {
+			return nil
 		}
-		return nil
+		side := rt.Pick()
+		if side.Policy != "" {
+			su.refusePolicy(rt, side)
+			return nil
+		}
+		return side
 	}
 	claim := chosen.Route()
 	if rt := t.Lookup(claim.Host, claim.Prefix); rt != nil {
 		return rt.Side(chosen.Service)
 	}
 	return nil
+}
+
+// refusePolicy logs, the first time only, that side's route is not
+// served: its policy runs only under swarm_route, and none chose the side.
+func (su *SwarmUpstreams) refusePolicy(rt *routing.Route, side *routing.Side) {
+	if su.warned.first(side) {
+		su.logger.Warn("route not routed: its policy is not run, since policies run only under swarm_route (put swarm_route before this reverse_proxy)",
+			discovery.LogFields(rt, side)...)
+	}
 }
 
 // newUpstreams makes fresh upstreams for the dial addresses, in one block.
