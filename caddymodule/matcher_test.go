@@ -41,6 +41,9 @@ func TestMatchSwarmHost(t *testing.T) {
 	}{
 		{name: "claimed host", host: "app.test", want: true},
 		{name: "with a port", host: "app.test:8080", want: true},
+		{name: "with an empty port", host: "app.test:", want: true},
+		{name: "with words for a port", host: "app.test:evil", want: false},
+		{name: "under a claimed wildcard, with words for a port", host: "x.wild.test:x1", want: false},
 		{name: "in capitals, with a trailing dot", host: "APP.TEST.", want: true},
 		{name: "under a claimed wildcard", host: "x.wild.test:80", want: true},
 		{name: "two labels under a wildcard", host: "a.b.wild.test", want: false},

@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 func init() {
@@ -79,6 +81,8 @@ func (sp *SwarmPermission) CertificateAllowed(_ context.Context, name string) er
 		// certificate needs a DNS challenge, which on-demand TLS here cannot
 		// answer: asking a CA for one would only make a failing order.
 		why = "a wildcard certificate is not obtained on demand (each name under a claimed wildcard gets its own)"
+	case !routing.PlainHostName(name):
+		why = "not a plain host name (dot-separated letters, digits and hyphens: no port, no IP literal)"
 	case sp.watcher.Table().HostClaimed(name):
 		return nil
 	default:

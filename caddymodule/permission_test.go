@@ -103,7 +103,16 @@ func TestSwarmPermission(t *testing.T) {
 		{name: "a claimed host as a prefix", host: "app.test.evil", allowed: false, why: "no routed swarm service claims"},
 		{name: "host-less route's service name", host: "plain", allowed: false, why: "no routed swarm service claims"},
 		{name: "IP address", host: "127.0.0.10", allowed: false, why: "no routed swarm service claims"},
-		{name: "empty", host: "", allowed: false, why: "no routed swarm service claims"},
+		{name: "empty", host: "", allowed: false, why: "not a plain host name"},
+		{name: "a claimed host with a port", host: "app.test:443", allowed: false, why: "not a plain host name"},
+		{name: "a claimed host with an empty port", host: "app.test:", allowed: false, why: "not a plain host name"},
+		{name: "a claimed host with words after a colon", host: "app.test:evil", allowed: false, why: "not a plain host name"},
+		{name: "under a claimed wildcard, with a port", host: "x.wild.test:1", allowed: false, why: "not a plain host name"},
+		{name: "a path as the first label under a wildcard", host: "a/b.wild.test", allowed: false, why: "not a plain host name"},
+		{name: "a space under a wildcard", host: "a b.wild.test", allowed: false, why: "not a plain host name"},
+		{name: "an empty label under a wildcard", host: ".wild.test", allowed: false, why: "not a plain host name"},
+		{name: "a NUL under a wildcard", host: "a\x00.wild.test", allowed: false, why: "not a plain host name"},
+		{name: "an IPv6 literal", host: "[::1]", allowed: false, why: "not a plain host name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

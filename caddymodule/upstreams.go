@@ -43,7 +43,7 @@ type SwarmUpstreams struct {
 	Discovery
 
 	logger *zap.Logger
-	warned warnedUses
+	warned *warnedUses
 }
 
 // CaddyModule returns the Caddy module information.
@@ -57,7 +57,7 @@ func (SwarmUpstreams) CaddyModule() caddy.ModuleInfo {
 // Provision fills in defaults and attaches to the shared watcher. It does
 // not wait for Docker.
 func (su *SwarmUpstreams) Provision(ctx caddy.Context) error {
-	su.logger = ctx.Logger()
+	su.logger, su.warned = ctx.Logger(), new(warnedUses)
 	if err := su.Discovery.Provision(ctx); err != nil {
 		return err
 	}

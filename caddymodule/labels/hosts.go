@@ -6,9 +6,10 @@ package labels
 import (
 	"errors"
 	"fmt"
-	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"slices"
 	"strings"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // parseHosts reads a host label: one or more host names, comma-separated,
@@ -48,7 +49,7 @@ func parseHost(raw string) (string, error) {
 	name, _ := strings.CutPrefix(h, "*.")
 	labels := strings.Split(name, ".")
 	for _, l := range labels {
-		if err := checkHostLabel(l); err != nil {
+		if err := routing.CheckHostLabel(l); err != nil {
 			return "", fmt.Errorf("host %q: %w", h, err)
 		}
 	}
@@ -56,26 +57,4 @@ func parseHost(raw string) (string, error) {
 		return "", fmt.Errorf("host %q: an IP address or a numeric top-level label; claim a name", h)
 	}
 	return h, nil
-}
-
-// checkHostLabel checks one dot-separated label of a host name.
-func checkHostLabel(l string) error {
-	switch {
-	case l == "":
-		return errors.New("an empty label (two dots, or a leading dot)")
-	case len(l) > 63:
-		return fmt.Errorf("label %q is longer than 63 characters", l)
-	case l[0] == '-' || l[len(l)-1] == '-':
-		return fmt.Errorf("label %q starts or ends with a hyphen", l)
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			if c == '*' {
-				return errors.New("`*` only as the whole first label (`*.example.com`)")
-			}
-			return fmt.Errorf("character %q is not allowed in a host name (letters, digits and hyphens only)", c)
-		}
-	}
-	return nil
 }
