@@ -77,14 +77,22 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // UnmarshalCaddyfile sets up the matcher from Caddyfile tokens: the
-// subdirectives of `dynamic swarm`, given once per matcher set.
+// subdirectives of `dynamic swarm` and its own ready_timeout, given once
+// per matcher set.
 //
 //	@claimed swarm_host {
-//	    label_prefix <prefix>
+//	    label_prefix  <prefix>
 //	    ...
+//	    ready_timeout <duration>
 //	}
 func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if err := m.Discovery.UnmarshalCaddyfile(d); err != nil {
+	err := m.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
+		if opt == "ready_timeout" {
+			return true, durationArg(d, &m.ReadyTimeout)
+		}
+		return false, nil
+	})
+	if err != nil {
 		return err
 	}
 	if d.Next() {

@@ -76,6 +76,7 @@ func TestMatchSwarmHostCaddyfile(t *testing.T) {
 		{name: "bare", matcher: "@c swarm_host", want: `{"swarm_host":{}}`},
 		{name: "discovery options", matcher: "@c swarm_host {\n label_prefix gw\n }", want: `{"swarm_host":{"label_prefix":"gw"}}`},
 		{name: "in a block, with another matcher", matcher: "@c {\n swarm_host\n path /a\n }", want: `{"path":["/a"],"swarm_host":{}}`},
+		{name: "ready_timeout", matcher: "@c swarm_host {\n ready_timeout 2s\n }", want: `{"swarm_host":{"ready_timeout":2000000000}}`},
 		{name: "inline argument", matcher: "@c swarm_host app.test", wantErr: "wrong argument count"},
 		{name: "twice in one set", matcher: "@c {\n swarm_host\n swarm_host\n }", wantErr: "more than once"},
 	}

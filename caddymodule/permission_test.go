@@ -197,35 +197,10 @@ func TestSwarmPermissionCaddyfile(t *testing.T) {
 func TestHTTPSCaddyfile(t *testing.T) {
 	port := startBackends(t, "127.0.0.10", "127.0.0.20")
 	fe := claimsEngine(t, port)
-	// The Caddyfile names no Docker host: the modules read DOCKER_HOST.
-	t.Setenv("DOCKER_HOST", fe.Host())
-	httpPort, httpsPort := freePort(t), freePort(t)
-	storage := t.TempDir()
-	loadCaddy(t, httpsTestConfig(t, storage, httpPort, httpsPort))
-
-	plain := &http.Client{
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	httpPort, httpsPort, storage := loadHTTPSCaddyfile(t, fe)
 	httpGet := func(host, target string, header ...string) (*http.Response, backendReply) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, target), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = host
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := plain.Do(req)
-		if err != nil {
-			t.Fatalf("GET http://%s%s: %v", host, target, err)
-		}
-		defer resp.Body.Close()
-		var reply backendReply
-		body, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(body, &reply)
-		return resp, reply
+		return plainGet(t, httpPort, host, target, header...)
 	}
 	waitUntil(t, "app.test redirected over HTTP", func() bool {
 		resp, _ := httpGet("app.test", "/")
@@ -329,6 +304,84 @@ func TestHTTPSCaddyfile(t *testing.T) {
 			t.Errorf("GET https://app.test/hello = %d %+v %v, want 200 from web (127.0.0.10) with the path /hello", resp.StatusCode, reply, err)
 		}
 	})
+}
+
+// TestHTTPSCaddyfileBeforeFirstListing: over plain HTTP, a claimed host is
+// never served in clear text, also while the gateway has not listed the
+// swarm yet: a request waits for the first listing and gets its redirect,
+// or a 503 with Retry-After if the listing does not come in time.
+func TestHTTPSCaddyfileBeforeFirstListing(t *testing.T) {
+	t.Run("a slow listing", func(t *testing.T) {
+		port := startBackends(t, "127.0.0.10", "127.0.0.20")
+		fe := claimsEngine(t, port)
+		fe.Delay = 700 * time.Millisecond // each list call: the first listing takes more than that
+		httpPort, _, _ := loadHTTPSCaddyfile(t, fe)
+		resp, reply := plainGet(t, httpPort, "app.test", "/account")
+		if resp.StatusCode != http.StatusPermanentRedirect || reply.ID != "" {
+			t.Fatalf("GET http://app.test/account before the first listing = %d from %q, want the 308 to HTTPS", resp.StatusCode, reply.ID)
+		}
+		if resp, reply := plainGet(t, httpPort, "other.test", "/plain/a"); resp.StatusCode != http.StatusOK || reply.ID != "127.0.0.20" {
+			t.Errorf("GET http://other.test/plain/a = %d from %q, want 200 from plain's replica", resp.StatusCode, reply.ID)
+		}
+	})
+	t.Run("no listing in time", func(t *testing.T) {
+		port := startBackends(t, "127.0.0.10", "127.0.0.20")
+		fe := claimsEngine(t, port)
+		fe.SetDown(true)
+		httpPort, _, _ := loadHTTPSCaddyfile(t, fe)
+		resp, reply := plainGet(t, httpPort, "app.test", "/account")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || reply.ID != "" {
+			t.Fatalf("GET http://app.test/account with no listing = %d (Retry-After %q) from %q, want 503 with Retry-After",
+				resp.StatusCode, resp.Header.Get("Retry-After"), reply.ID)
+		}
+		fe.SetDown(false)
+		waitUntil(t, "app.test redirected once the swarm is listed", func() bool {
+			resp, _ := plainGet(t, httpPort, "app.test", "/account")
+			return resp.StatusCode == http.StatusPermanentRedirect
+		})
+	})
+}
+
+// loadHTTPSCaddyfile runs https/Caddyfile in this process against fe (see
+// httpsTestConfig), and returns its HTTP and HTTPS ports and its storage.
+func loadHTTPSCaddyfile(t *testing.T, fe *fake.Engine) (httpPort, httpsPort int, storage string) {
+	t.Helper()
+	// The Caddyfile names no Docker host: the modules read DOCKER_HOST.
+	t.Setenv("DOCKER_HOST", fe.Host())
+	httpPort, httpsPort = freePort(t), freePort(t)
+	storage = t.TempDir()
+	loadCaddy(t, httpsTestConfig(t, storage, httpPort, httpsPort))
+	return httpPort, httpsPort, storage
+}
+
+// plainGet sends a GET for target with Host host to the HTTP port, and
+// returns its response (its body read and closed) and the replica's reply,
+// if a replica answered. It follows no redirect.
+func plainGet(t *testing.T, httpPort int, host, target string, header ...string) (*http.Response, backendReply) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, target), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := plainClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET http://%s%s: %v", host, target, err)
+	}
+	defer resp.Body.Close()
+	var reply backendReply
+	body, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(body, &reply)
+	return resp, reply
+}
+
+// plainClient is an HTTP client that follows no redirect.
+var plainClient = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // httpsTestConfig adapts ../https/Caddyfile and changes, in its JSON, what

@@ -6,6 +6,7 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -63,6 +64,21 @@ func (sr *SwarmReady) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyh
 		return writeUnavailable(w, "503 not ready: the swarm has not been listed yet\n")
 	}
 	return writeText(w, http.StatusOK, "200 ready\n")
+}
+
+// defaultReadyTimeout is the default of ready_timeout.
+const defaultReadyTimeout = 5 * time.Second
+
+// defaultReadyTimeoutOf sets a module's ready_timeout to its default if
+// unset, and checks it.
+func defaultReadyTimeoutOf(d *caddy.Duration) error {
+	if *d == 0 {
+		*d = caddy.Duration(defaultReadyTimeout)
+	}
+	if *d < 0 {
+		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(*d))
+	}
+	return nil
 }
 
 // errNotSynced says that the first listing did not come in time.

@@ -88,9 +88,6 @@ type SwarmRoute struct {
 	logger   *zap.Logger
 }
 
-// defaultReadyTimeout is the default of ready_timeout.
-const defaultReadyTimeout = 5 * time.Second
-
 // CaddyModule returns the Caddy module information.
 func (SwarmRoute) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
@@ -108,11 +105,8 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 		return err
 	}
 	sr.policies = ps
-	if sr.ReadyTimeout == 0 {
-		sr.ReadyTimeout = caddy.Duration(defaultReadyTimeout)
-	}
-	if sr.ReadyTimeout < 0 {
-		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(sr.ReadyTimeout))
+	if err := defaultReadyTimeoutOf(&sr.ReadyTimeout); err != nil {
+		return err
 	}
 	if err := sr.Discovery.Provision(ctx); err != nil {
 		return err
