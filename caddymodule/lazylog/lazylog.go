@@ -5,6 +5,7 @@ package lazylog
 // entry is written.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -38,10 +39,15 @@ func init() {
 //
 // Entries come out as the wrapped encoder writes them: the same fields in
 // the same order. One difference: a field is encoded from its value when
-// the entry is written, so an object or a reflected value (`zap.Object`,
-// `zap.Any` of a map) that changes between `With` and the write shows its
-// later state. Caddy's request fields describe a request that no longer
-// changes by then.
+// the entry is written, so an object, an array or a reflected value
+// (`zap.Object`, `zap.Strings`, `zap.Any` of a map) that changes between
+// `With` and the write shows its later state: what such a value holds is
+// its caller's, and the encoder cannot copy it. Caddy's request fields
+// describe a request that no longer changes by then. Byte slices
+// (`zap.ByteString`, `zap.Binary`, `zap.Any` of one) reach the encoder as
+// the bytes themselves, and it copies them: their callers may reuse them.
+// Scalars, strings, errors' messages and `zap.Stringer`'s string are
+// values or encoded at `With` already.
 //
 // The shipped Caddyfile sets it on the default log:
 //
@@ -197,11 +203,12 @@ func (le *LazyEncoder) AddReflected(k string, v any) error {
 // OpenNamespace keeps a namespace: the fields after it nest in it.
 func (le *LazyEncoder) OpenNamespace(k string) { le.add(zap.Namespace(k)) }
 
-// AddBinary keeps a binary field.
-func (le *LazyEncoder) AddBinary(k string, v []byte) { le.add(zap.Binary(k, v)) }
+// AddBinary keeps a copy of a binary field: the caller may reuse its
+// slice once With returns.
+func (le *LazyEncoder) AddBinary(k string, v []byte) { le.add(zap.Binary(k, bytes.Clone(v))) }
 
-// AddByteString keeps a UTF-8 byte string field.
-func (le *LazyEncoder) AddByteString(k string, v []byte) { le.add(zap.ByteString(k, v)) }
+// AddByteString keeps a copy of a UTF-8 byte string field, as AddBinary.
+func (le *LazyEncoder) AddByteString(k string, v []byte) { le.add(zap.ByteString(k, bytes.Clone(v))) }
 
 // AddBool keeps a bool field.
 func (le *LazyEncoder) AddBool(k string, v bool) { le.add(zap.Bool(k, v)) }
