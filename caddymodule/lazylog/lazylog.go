@@ -49,6 +49,10 @@ func init() {
 // Scalars, strings, errors' messages and `zap.Stringer`'s string are
 // values or encoded at `With` already.
 //
+// Lazy goes outermost: it wraps any encoder, Caddy's filter encoder
+// included (`format lazy { wrap filter { ... } }`), but no encoder other
+// than lazy may wrap it; `format filter { wrap lazy }` fails to load.
+//
 // The shipped Caddyfile sets it on the default log:
 //
 //	{
@@ -79,8 +83,12 @@ func (LazyEncoder) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision loads the wrapped encoder.
+// Provision refuses an encoder around this one, and loads the wrapped
+// encoder.
 func (le *LazyEncoder) Provision(ctx caddy.Context) error {
+	if err := checkOutermost(ctx); err != nil {
+		return err
+	}
 	le.ctx = ctx
 	if le.WrappedRaw == nil {
 		le.wrappedIsDefault = true
@@ -92,6 +100,32 @@ func (le *LazyEncoder) Provision(ctx caddy.Context) error {
 	}
 	le.wrapped = mod.(zapcore.Encoder)
 	return nil
+}
+
+// checkOutermost refuses a lazy encoder that another encoder (lazy
+// aside) wraps. An encoder that wraps another may write an object's
+// members into the encoder it wraps while that one writes the object:
+// Caddy's filter encoder hands the wrapped encoder's AddObject a marshaler
+// that writes into the wrapped encoder again, not into the one it is
+// given. Lazy writes the object only with the entry, when those members
+// land in its pending fields instead (and in the next entries of a With
+// logger). Outermost, lazy defers the other encoder's work as well.
+func checkOutermost(ctx caddy.Context) error {
+	mods := ctx.Modules() // the last is this encoder
+	if len(mods) < 2 {
+		return nil
+	}
+	parent := mods[len(mods)-2]
+	if _, ok := parent.(*LazyEncoder); ok {
+		return nil
+	}
+	if _, ok := parent.(zapcore.Encoder); !ok {
+		return nil
+	}
+	name := parent.CaddyModule().ID.Name()
+	return fmt.Errorf("the lazy log encoder cannot be wrapped by %s: an encoder that wraps another, as filter does, "+
+		"may write an object's members into it while it writes the object, and lazy writes objects later, "+
+		"so they would be empty; put lazy outermost: format lazy { wrap %s { ... } }", name, name)
 }
 
 // setWrapped provisions enc and makes it the wrapped encoder.
