@@ -5,6 +5,7 @@ package lazylog
 // entry is written.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -38,10 +39,19 @@ func init() {
 //
 // Entries come out as the wrapped encoder writes them: the same fields in
 // the same order. One difference: a field is encoded from its value when
-// the entry is written, so an object or a reflected value (`zap.Object`,
-// `zap.Any` of a map) that changes between `With` and the write shows its
-// later state. Caddy's request fields describe a request that no longer
-// changes by then.
+// the entry is written, so an object, an array or a reflected value
+// (`zap.Object`, `zap.Strings`, `zap.Any` of a map) that changes between
+// `With` and the write shows its later state: what such a value holds is
+// its caller's, and the encoder cannot copy it. Caddy's request fields
+// describe a request that no longer changes by then. Byte slices
+// (`zap.ByteString`, `zap.Binary`, `zap.Any` of one) reach the encoder as
+// the bytes themselves, and it copies them: their callers may reuse them.
+// Scalars, strings, errors' messages and `zap.Stringer`'s string are
+// values or encoded at `With` already.
+//
+// Lazy goes outermost: it wraps any encoder, Caddy's filter encoder
+// included (`format lazy { wrap filter { ... } }`), but no encoder other
+// than lazy may wrap it; `format filter { wrap lazy }` fails to load.
 //
 // The shipped Caddyfile sets it on the default log:
 //
@@ -73,8 +83,12 @@ func (LazyEncoder) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision loads the wrapped encoder.
+// Provision refuses an encoder around this one, and loads the wrapped
+// encoder.
 func (le *LazyEncoder) Provision(ctx caddy.Context) error {
+	if err := checkOutermost(ctx); err != nil {
+		return err
+	}
 	le.ctx = ctx
 	if le.WrappedRaw == nil {
 		le.wrappedIsDefault = true
@@ -86,6 +100,32 @@ func (le *LazyEncoder) Provision(ctx caddy.Context) error {
 	}
 	le.wrapped = mod.(zapcore.Encoder)
 	return nil
+}
+
+// checkOutermost refuses a lazy encoder that another encoder (lazy
+// aside) wraps. An encoder that wraps another may write an object's
+// members into the encoder it wraps while that one writes the object:
+// Caddy's filter encoder hands the wrapped encoder's AddObject a marshaler
+// that writes into the wrapped encoder again, not into the one it is
+// given. Lazy writes the object only with the entry, when those members
+// land in its pending fields instead (and in the next entries of a With
+// logger). Outermost, lazy defers the other encoder's work as well.
+func checkOutermost(ctx caddy.Context) error {
+	mods := ctx.Modules() // the last is this encoder
+	if len(mods) < 2 {
+		return nil
+	}
+	parent := mods[len(mods)-2]
+	if _, ok := parent.(*LazyEncoder); ok {
+		return nil
+	}
+	if _, ok := parent.(zapcore.Encoder); !ok {
+		return nil
+	}
+	name := parent.CaddyModule().ID.Name()
+	return fmt.Errorf("the lazy log encoder cannot be wrapped by %s: an encoder that wraps another, as filter does, "+
+		"may write an object's members into it while it writes the object, and lazy writes objects later, "+
+		"so they would be empty; put lazy outermost: format lazy { wrap %s { ... } }", name, name)
 }
 
 // setWrapped provisions enc and makes it the wrapped encoder.
@@ -197,11 +237,12 @@ func (le *LazyEncoder) AddReflected(k string, v any) error {
 // OpenNamespace keeps a namespace: the fields after it nest in it.
 func (le *LazyEncoder) OpenNamespace(k string) { le.add(zap.Namespace(k)) }
 
-// AddBinary keeps a binary field.
-func (le *LazyEncoder) AddBinary(k string, v []byte) { le.add(zap.Binary(k, v)) }
+// AddBinary keeps a copy of a binary field: the caller may reuse its
+// slice once With returns.
+func (le *LazyEncoder) AddBinary(k string, v []byte) { le.add(zap.Binary(k, bytes.Clone(v))) }
 
-// AddByteString keeps a UTF-8 byte string field.
-func (le *LazyEncoder) AddByteString(k string, v []byte) { le.add(zap.ByteString(k, v)) }
+// AddByteString keeps a copy of a UTF-8 byte string field, as AddBinary.
+func (le *LazyEncoder) AddByteString(k string, v []byte) { le.add(zap.ByteString(k, bytes.Clone(v))) }
 
 // AddBool keeps a bool field.
 func (le *LazyEncoder) AddBool(k string, v bool) { le.add(zap.Bool(k, v)) }

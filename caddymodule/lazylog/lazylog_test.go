@@ -100,6 +100,51 @@ func TestLazyEncoderWritesAsWrapped(t *testing.T) {
 	}
 }
 
+// bytesObject adds its bytes to the encoder it is given, as zap.Inline
+// does with a With logger's encoder.
+type bytesObject struct{ b []byte }
+
+func (o bytesObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddByteString("inline_bs", o.b)
+	enc.AddBinary("inline_bin", o.b)
+	return nil
+}
+
+// TestLazyEncoderCopiesBytes: a byte slice given to With is written as it
+// was then, as the wrapped encoder writes it, though its caller reuses the
+// slice before the entry is written.
+func TestLazyEncoderCopiesBytes(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields func(b []byte) []zap.Field
+	}{
+		{"byte string", func(b []byte) []zap.Field { return []zap.Field{zap.ByteString("bs", b)} }},
+		{"binary", func(b []byte) []zap.Field { return []zap.Field{zap.Binary("bin", b)} }},
+		{"any of bytes", func(b []byte) []zap.Field { return []zap.Field{zap.Any("any", b)} }},
+		{"inline object", func(b []byte) []zap.Field { return []zap.Field{zap.Inline(bytesObject{b})} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got, want bytes.Buffer
+			for _, c := range []struct {
+				out  *bytes.Buffer
+				lazy bool
+			}{{&got, true}, {&want, false}} {
+				b := []byte("first")
+				l := testLogger(c.out, zapcore.InfoLevel, c.lazy).With(tt.fields(b)...)
+				copy(b, "XXXXX")
+				l.Info("reused")
+			}
+			if got.String() != want.String() {
+				t.Errorf("lazy wrote\n%s\nthe wrapped encoder\n%s", got.String(), want.String())
+			}
+			if strings.Contains(want.String(), "XXXXX") || strings.Contains(want.String(), "WFhYWFg=") {
+				t.Fatalf("the wrapped encoder wrote the reused bytes: %s", want.String())
+			}
+		})
+	}
+}
+
 // TestLazyEncoderDefersWith: a With logger's fields are encoded when it
 // writes an entry, and not at all when its level is off.
 func TestLazyEncoderDefersWith(t *testing.T) {
