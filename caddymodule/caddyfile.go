@@ -114,7 +114,8 @@ func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    tls_key           <file>
 //	    label_prefix      <prefix>
 //	    network           <name>
-//	    lb                tasks|vip
+//	    lb                tasks|local|vip
+//	    node_id           <swarm node ID>
 //	    resync_interval   <duration>
 //	    converge_interval <duration>
 //	    api_timeout       <duration>
@@ -158,6 +159,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 			err = oneArg(d, &o.Network)
 		case "lb":
 			err = oneArg(d, &o.LB)
+		case "node_id":
+			err = oneArg(d, &o.NodeID)
 		case "resync_interval":
 			err = durationArg(d, &o.ResyncInterval)
 		case "converge_interval":

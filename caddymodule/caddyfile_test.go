@@ -36,6 +36,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				label_prefix      gw
 				network           backend
 				lb                vip
+				node_id           n1
 				resync_interval   1m
 				converge_interval 100ms
 				api_timeout       3s
@@ -43,7 +44,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			}`,
 			want: Discovery{
 				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
-				LabelPrefix: "gw", Network: "backend", LB: labels.LBVIP,
+				LabelPrefix: "gw", Network: "backend", LB: labels.LBVIP, NodeID: "n1",
 				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond),
 				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true,
 			},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -59,10 +60,19 @@ type Discovery struct {
 
 	// How to reach a service: `tasks` sends each request to one running
 	// replica, chosen by reverse_proxy's load-balancing policy, with
-	// retries and health checks per replica; `vip` sends it to the
-	// service's virtual IP and lets swarm's IPVS balance (needs IPVS in the
-	// kernel). A service's `lb` label overrides it. Default: `tasks`
+	// retries and health checks per replica; `local` does the same among
+	// the replicas on the gateway's own node (node_id) while at least one
+	// runs there, and among all of them when none does; `vip` sends it to
+	// the service's virtual IP and lets swarm's IPVS balance (needs IPVS in
+	// the kernel). A service's `lb` label overrides it. Default: `tasks`
 	LB string `json:"lb,omitempty"`
+
+	// ID of the swarm node the gateway runs on, which `lb local` compares
+	// with the tasks' nodes. The Docker API a gateway reads may be another
+	// node's (a manager's, through docker-api), so it is not asked: the
+	// stack files give each gateway task its node's ID in its environment,
+	// `NODE_ID: "{{.Node.ID}}"`. Default: the NODE_ID environment variable
+	NodeID string `json:"node_id,omitempty"`
 
 	// Interval of the full resynchronisation that backs up the event
 	// stream, and of polling when events are off. Default: 30s
@@ -114,6 +124,9 @@ func (d *Discovery) setDefaults() {
 	if d.LB == "" {
 		d.LB = labels.LBTasks
 	}
+	if d.NodeID == "" {
+		d.NodeID = os.Getenv("NODE_ID")
+	}
 	if d.ResyncInterval == 0 {
 		d.ResyncInterval = caddy.Duration(defaultResyncInterval)
 	}
@@ -160,7 +173,7 @@ func (d Discovery) key() string {
 func (d Discovery) sourceOptions() swarmsource.Options {
 	return swarmsource.Options{
 		DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey,
-		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB,
+		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB, NodeID: d.NodeID,
 		ResyncInterval: time.Duration(d.ResyncInterval), ConvergeInterval: time.Duration(d.ConvergeInterval),
 		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
 	}

@@ -23,7 +23,8 @@ func init() {
 // with the `faas.enable=true` label. A request goes to the service whose
 // `faas.path` prefix is the longest one covering the request path (or the
 // one the `swarm_route` handler chose for it), and its upstreams are the
-// addresses of that service's running tasks.
+// addresses of that service's running tasks (with `lb local`, those on
+// the gateway's own node while one runs there).
 //
 // A route whose service chose a policy by label (`faas.policy`) is served
 // only through swarm_route, which runs the policy: without a swarm_route
@@ -75,7 +76,7 @@ func (su *SwarmUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstrea
 	if side == nil {
 		return nil, nil
 	}
-	return newUpstreams(side.Upstreams), nil
+	return newUpstreams(side.Targets()), nil
 }
 
 // ResetCache is called by the reverse proxy before it retries a failed

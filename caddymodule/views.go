@@ -37,7 +37,8 @@ type replicaView struct {
 	TaskID   string `json:"task_id,omitempty"`
 	Node     string `json:"node,omitempty"` // node ID
 	Address  string `json:"address"`
-	Requests uint64 `json:"requests"` // served since routed
+	Requests uint64 `json:"requests"`        // served since routed
+	Local    bool   `json:"local,omitempty"` // on the gateway's node, and preferred (lb local)
 }
 
 // notRoutedView is an opted-in service or route that is not routed (or,
@@ -80,7 +81,7 @@ func routesOf(w *discovery.Watcher) routesView {
 			}
 		}
 		for _, rep := range s.Replicas {
-			p := replicaView{Task: rep.Task, TaskID: rep.TaskID, Node: rep.NodeID, Address: rep.Addr}
+			p := replicaView{Task: rep.Task, TaskID: rep.TaskID, Node: rep.NodeID, Address: rep.Addr, Local: slices.Contains(s.Local, rep.Addr)}
 			if s.Meter != nil {
 				p.Requests = s.Meter.ServedBy(rep.Addr)
 			}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cluster.sh up|test|lifecycle|down|run|scenarios: a real three-node swarm on
+# cluster.sh up|test|lifecycle|local|down|run|scenarios: a real three-node swarm on
 # this one machine, for `make test-cluster` (run: up, test, and down whatever
 # happens) and `make scenarios` (scenarios: up, the gateway lifecycle, down).
 # Each node is its own dockerd in its own network namespace (10.99.0.11
@@ -141,6 +141,7 @@ test_cluster() {
 	log "scale 2→4 converged on both gateways"
 
 	lifecycle
+	local_first
 
 	log "worker 3 leaves the swarm"
 	d 3 swarm leave --force >/dev/null
@@ -164,6 +165,17 @@ lifecycle() {
 		go test -count=1 -timeout 15m -v -run '^TestClusterLifecycle$' ./e2e >/tmp/faas-cluster-lifecycle.log 2>&1 ||
 		{ tail -n 80 /tmp/faas-cluster-lifecycle.log >&2; fail "gateway lifecycle (log: /tmp/faas-cluster-lifecycle.log)"; }
 	cat build/cluster-lifecycle.txt
+}
+
+# local_first: lb local, each worker's gateway preferring its own node's
+# replica, and falling back losslessly when it leaves (e2e/cluster_local_test.go).
+local_first() {
+	log "lb local: each gateway's own node first"
+	DOCKER_HOST=unix://$(node_sock 1) FAAS_CLUSTER_GATEWAYS="$(node_ip 2):$GATEWAY_PORT,$(node_ip 3):$GATEWAY_PORT" \
+		FAAS_CLUSTER_LB=$lb_listen FAAS_CLUSTER_NEXT_IMAGE=$gateway_next \
+		go test -count=1 -timeout 10m -v -run '^TestClusterLocal$' ./e2e >/tmp/faas-cluster-local.log 2>&1 ||
+		{ tail -n 60 /tmp/faas-cluster-local.log >&2; fail "lb local (log: /tmp/faas-cluster-local.log)"; }
+	cat build/cluster-local.txt
 }
 
 down() {
@@ -215,9 +227,10 @@ scenarios() {
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
+local) local_first ;;
 lifecycle) lifecycle "${2:-}" ;;
 down) down ;;
 run) run ;;
 scenarios) scenarios ;;
-*) echo "usage: $0 up|test|lifecycle|down|run|scenarios" >&2; exit 2 ;;
+*) echo "usage: $0 up|test|lifecycle|local|down|run|scenarios" >&2; exit 2 ;;
 esac

@@ -39,9 +39,12 @@ var routeFields = []string{Host, Path, Port, StripPrefix, Policy}
 // StackNamespace is set by `docker stack deploy` on every service it creates.
 const StackNamespace = "com.docker.stack.namespace"
 
-// Load-balancing modes: route to each running task, or to the service's virtual IP.
+// Load-balancing modes: route to each running task, to the running tasks
+// on the gateway's own node while one runs there (and to all of them
+// otherwise), or to the service's virtual IP.
 const (
 	LBTasks = "tasks"
+	LBLocal = "local"
 	LBVIP   = "vip"
 )
 
@@ -61,7 +64,7 @@ const (
 type Config struct {
 	Enabled bool
 	Network string // empty: choose automatically
-	LB      string // LBTasks or LBVIP
+	LB      string // LBTasks, LBLocal or LBVIP
 	// Routes are the routes the labels declare, sorted by name: the
 	// service-level route alone, or the named routes.
 	Routes []RouteConfig
@@ -258,10 +261,10 @@ func ValidName(n string) bool {
 // ParseLBMode validates a load-balancing mode.
 func ParseLBMode(v string) (string, error) {
 	switch m := strings.ToLower(strings.TrimSpace(v)); m {
-	case LBTasks, LBVIP:
+	case LBTasks, LBLocal, LBVIP:
 		return m, nil
 	default:
-		return "", fmt.Errorf("want %q or %q", LBTasks, LBVIP)
+		return "", fmt.Errorf("want %q, %q or %q", LBTasks, LBLocal, LBVIP)
 	}
 }
 

@@ -77,6 +77,12 @@ func TestParseLabels(t *testing.T) {
 		{name: "path of 10000 segments", labels: map[string]string{"faas.enable": "true", "faas.path": strings.Repeat("/a", 10000)}, svc: "x", wantErr: "faas.path"},
 		{name: "bad strip", labels: map[string]string{"faas.enable": "true", "faas.strip_prefix": "maybe"}, svc: "x", wantErr: "faas.strip_prefix"},
 		{name: "empty network", labels: map[string]string{"faas.enable": "true", "faas.network": " "}, svc: "x", wantErr: "faas.network"},
+		{
+			name:   "lb local",
+			labels: map[string]string{"faas.enable": "true", "faas.lb": " Local"},
+			svc:    "x",
+			want:   Config{Enabled: true, LB: LBLocal, Routes: []RouteConfig{{Prefix: "/x", Port: 80, Strip: true}}},
+		},
 		{name: "bad lb", labels: map[string]string{"faas.enable": "true", "faas.lb": "dns"}, svc: "x", wantErr: "faas.lb"},
 		{name: "policy", labels: map[string]string{"faas.enable": "true", "faas.policy": " sticky "}, svc: "x",
 			want: Config{Enabled: true, LB: LBTasks, Routes: []RouteConfig{{Prefix: "/x", Port: 80, Strip: true, Policy: "sticky"}}}},

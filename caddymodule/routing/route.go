@@ -34,6 +34,9 @@ type Side struct {
 	Upstreams []string
 	// Replicas describe the Upstreams, in the same order.
 	Replicas []Replica
+	// Local are the Upstreams on the gateway's own node, for a side that
+	// prefers them (`lb local`), nil otherwise or when none runs there.
+	Local []string
 	// Meter counts the side's requests: attached (Meters.Attach) before
 	// its table is published, nil in a table that is not.
 	Meter *Meter
@@ -73,6 +76,15 @@ func (r *Route) Side(service string) *Side {
 		}
 	}
 	return nil
+}
+
+// Targets returns the dial addresses a request of the side goes to: the
+// local ones if the side prefers them and one runs, else all.
+func (s *Side) Targets() []string {
+	if len(s.Local) > 0 {
+		return s.Local
+	}
+	return s.Upstreams
 }
 
 // Route returns the route the side serves (nil before Table.Add).

@@ -110,6 +110,9 @@ func TaskState(desired, actual swarm.TaskState) TaskOpt {
 	return func(t *swarm.Task) { t.DesiredState, t.Status.State = desired, actual }
 }
 
+// TaskOnNode places the task on the node with that ID.
+func TaskOnNode(nodeID string) TaskOpt { return func(t *swarm.Task) { t.NodeID = nodeID } }
+
 // TaskOnNetwork moves the task's address to another network.
 func TaskOnNetwork(netID string) TaskOpt {
 	return func(t *swarm.Task) { t.NetworksAttachments[0].Network.ID = netID }

@@ -74,6 +74,10 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		if caveat != "" {
 			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonCaveat, caveat)
 		}
+		if cfg.LB == labels.LBLocal && opts.NodeID == "" {
+			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonCaveat,
+				"lb local: the gateway does not know its node (set NODE_ID in its environment, or the node_id option), so every replica is used")
+		}
 		for _, rc := range cfg.Routes {
 			reps, err := replicas(svc, cfg.LB, tasks, netID, rc.Port)
 			if err != nil {
@@ -81,12 +85,16 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 				continue
 			}
 			ups := replicaAddrs(reps)
+			var local []string
+			if cfg.LB == labels.LBLocal {
+				local = nodeAddrs(reps, opts.NodeID)
+			}
 			hosts := rc.Hosts
 			if len(hosts) == 0 {
 				hosts = []string{""} // any host
 			}
 			for _, host := range hosts {
-				r := routing.NewRoute(host, rc.Prefix, routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups, Replicas: reps})
+				r := routing.NewRoute(host, rc.Prefix, routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups, Replicas: reps, Local: local})
 				if !t.Add(r) {
 					owner := t.Lookup(host, rc.Prefix)
 					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner.Sides[0])))
@@ -180,6 +188,18 @@ func replicaAddrs(reps []routing.Replica) []string {
 	addrs := make([]string, len(reps))
 	for i, r := range reps {
 		addrs[i] = r.Addr
+	}
+	return addrs
+}
+
+// nodeAddrs returns the dial addresses of the replicas of reps on node, in
+// their order; nil if none runs there or node is unknown ("").
+func nodeAddrs(reps []routing.Replica, node string) []string {
+	var addrs []string
+	for _, r := range reps {
+		if node != "" && r.NodeID == node {
+			addrs = append(addrs, r.Addr)
+		}
 	}
 	return addrs
 }

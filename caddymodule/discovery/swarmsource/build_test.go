@@ -266,3 +266,64 @@ func convergingNames(rep discovery.Report) []string {
 	slices.Sort(names)
 	return names
 }
+
+// TestBuildLocal: with lb local, a side's requests go to its replicas on
+// the gateway's node while one runs there, and to all of them otherwise;
+// a gateway that does not know its node uses all, with a caveat.
+func TestBuildLocal(t *testing.T) {
+	nets := []network.Summary{fake.Network(fake.NetID, "faas_net", "10.0.1.0/24")}
+	gateway := []netip.Addr{netip.MustParseAddr("10.0.1.2")}
+	on := fake.TaskOnNode
+	tasks := []swarm.Task{
+		fake.Task("web", "10.0.1.10", on("n1")),
+		fake.Task("web", "10.0.1.11", on("n2")),
+		fake.Task("web", "10.0.1.12", on("n1")),
+		fake.Task("plain", "10.0.1.20", on("n1")),
+		fake.Task("plain", "10.0.1.21", on("n2")),
+	}
+	tests := []struct {
+		name       string
+		lb, node   string // the module's lb and node_id options
+		webLabels  []string
+		wantWeb    []string // web's targets
+		wantPlain  []string // plain's targets
+		wantCaveat bool
+	}{
+		{name: "by label, two replicas on this node", lb: labels.LBTasks, node: "n1", webLabels: []string{"faas.lb", "local"},
+			wantWeb: []string{"10.0.1.10:8080", "10.0.1.12:8080"}, wantPlain: []string{"10.0.1.20:8080", "10.0.1.21:8080"}},
+		{name: "by label, none on this node: all", lb: labels.LBTasks, node: "n3", webLabels: []string{"faas.lb", "local"},
+			wantWeb: []string{"10.0.1.10:8080", "10.0.1.11:8080", "10.0.1.12:8080"}, wantPlain: []string{"10.0.1.20:8080", "10.0.1.21:8080"}},
+		{name: "gateway-wide default, a label opts out", lb: labels.LBLocal, node: "n2", webLabels: []string{"faas.lb", "tasks"},
+			wantWeb: []string{"10.0.1.10:8080", "10.0.1.11:8080", "10.0.1.12:8080"}, wantPlain: []string{"10.0.1.21:8080"}},
+		{name: "node unknown: all, with a caveat", lb: labels.LBTasks, node: "", webLabels: []string{"faas.lb", "local"},
+			wantWeb: []string{"10.0.1.10:8080", "10.0.1.11:8080", "10.0.1.12:8080"}, wantPlain: []string{"10.0.1.20:8080", "10.0.1.21:8080"}, wantCaveat: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := State{
+				Services: []swarm.Service{
+					fake.Service("web", fake.Enabled(tt.webLabels...), fake.ServiceReplicas(3)),
+					fake.Service("plain", fake.Enabled(), fake.ServiceReplicas(2)),
+				},
+				Tasks: tasks, Networks: nets, LocalAddrs: gateway,
+			}
+			tbl, rep := Build(st, Options{LabelPrefix: "faas", LB: tt.lb, NodeID: tt.node})
+			for svc, want := range map[string][]string{"web": tt.wantWeb, "plain": tt.wantPlain} {
+				r := tbl.Lookup("", "/"+svc)
+				if r == nil {
+					t.Fatalf("%s not routed: %v", svc, rep.Problems)
+				}
+				if got := r.Pick().Targets(); !slices.Equal(got, want) {
+					t.Errorf("%s's targets = %v, want %v", svc, got, want)
+				}
+				if n, all := len(r.Pick().Upstreams), map[string]int{"web": 3, "plain": 2}[svc]; n != all {
+					t.Errorf("%s lists %d upstreams, want all its %d replicas", svc, n, all)
+				}
+			}
+			_, caveat := rep.Problems[discovery.ProblemKey{Service: "web"}]
+			if caveat != tt.wantCaveat {
+				t.Errorf("caveat for web: %v, want %v (%v)", caveat, tt.wantCaveat, rep.Problems)
+			}
+		})
+	}
+}

@@ -34,8 +34,12 @@ type Options struct {
 	LabelPrefix string
 	// Network is the preferred network to reach services on, "" for none.
 	Network string
-	// LB is the default load-balancing mode (labels.LBTasks or LBVIP).
+	// LB is the default load-balancing mode (labels.LBTasks, LBLocal or
+	// LBVIP).
 	LB string
+	// NodeID is the ID of the swarm node the gateway runs on, "" if
+	// unknown: `lb local` prefers the replicas there.
+	NodeID string
 	// ResyncInterval is the period of the full listing that backs up the
 	// event stream; ConvergeInterval that of the re-lists of converging
 	// services; APITimeout the time limit of each call.
