@@ -168,8 +168,8 @@ lifecycle() {
 
 # local_first: lb local, each worker's gateway preferring its own node's
 # replica, and falling back losslessly when it leaves (e2e/cluster_local_test.go).
-# By hand for now (scripts/cluster.sh up; scripts/cluster.sh deploy is part
-# of test; then scripts/cluster.sh local): not yet part of make test-cluster,
+# By hand for now, on a cluster with the stack deployed (cluster.sh up, then
+# cluster.sh test, then cluster.sh local): not yet part of make test-cluster,
 # since it has not had a run.
 local_first() {
 	log "lb local: each gateway's own node first"
