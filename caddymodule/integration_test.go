@@ -111,6 +111,16 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 	}
 	fe.Tasks = append(fe.Tasks, fake.Task("echo", "127.0.0.20"), fake.Task("hidden", "127.0.0.30"), fake.Task("site", "127.0.0.31"))
 
+	gf := loadGateway(t, fe, useJSON)
+	gf.waitFor(t, "/multiply/", http.StatusOK)
+	return gf
+}
+
+// loadGateway runs a gateway in front of fe, swarm_route then reverse_proxy
+// with dynamic swarm and round robin, from JSON or from a Caddyfile, and
+// returns it without waiting for any route.
+func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool) *gatewayFixture {
+	t.Helper()
 	listen := freePort(t)
 	var cfg []byte
 	if useJSON {
@@ -144,9 +154,7 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 		}`, listen, fe.Host(), fe.Host()))
 	}
 	loadCaddy(t, cfg)
-	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
-	gf.waitFor(t, "/multiply/", http.StatusOK)
-	return gf
+	return &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
 }
 
 // get sends one request and returns its status and body.

@@ -26,23 +26,7 @@ func TestLocalReplicasFirst(t *testing.T) {
 	fe.Tasks = both
 	t.Setenv("NODE_ID", "n1") // as the stack files set it: the default of node_id
 
-	listen := freePort(t)
-	loadCaddy(t, adaptCaddyfile(t, fmt.Sprintf(`{
-		admin off
-		persist_config off
-	}
-	:%d {
-		swarm_route {
-			docker_host %[2]s
-		}
-		reverse_proxy {
-			dynamic swarm {
-				docker_host %[2]s
-			}
-			lb_policy round_robin
-		}
-	}`, listen, fe.Host())))
-	gf := &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}
+	gf := loadGateway(t, fe, false)
 	gf.waitFor(t, "/web/", http.StatusOK)
 	served := func(n int) map[string]int {
 		by := map[string]int{}

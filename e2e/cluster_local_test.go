@@ -98,20 +98,10 @@ func TestClusterLocal(t *testing.T) {
 	}()
 	time.Sleep(2 * time.Second)
 	leave := time.Now()
-	if out, err := docker(t, 2*time.Minute, "service", "update", "--detach", "--constraint-add", "node.id!="+node, svc); err != nil {
-		t.Fatalf("excluding node %s: %v\n%s", node, err, out)
-	}
-	eventually(t, "the task on "+node+" stopped", 2*time.Minute, func() error {
-		return tasksOnNode(t, svc, node, 0)
-	})
+	excludeNode(t, svc, node, true)
 	time.Sleep(2 * time.Second)
 	back := time.Now()
-	if out, err := docker(t, 2*time.Minute, "service", "update", "--detach", "--constraint-rm", "node.id!="+node, svc); err != nil {
-		t.Fatalf("readmitting node %s: %v\n%s", node, err, out)
-	}
-	eventually(t, "a task on "+node+" runs again", 2*time.Minute, func() error {
-		return tasksOnNode(t, svc, node, 1)
-	})
+	excludeNode(t, svc, node, false)
 	time.Sleep(3 * time.Second)
 	cancel()
 	recs := <-records
@@ -203,6 +193,22 @@ func nodeIDsByAddr(t *testing.T) map[string]string {
 		}
 	}
 	return m
+}
+
+// excludeNode adds the constraint node.id!=node to svc (exclude), or
+// removes it, and waits until svc runs no task there, or one.
+func excludeNode(t *testing.T, svc, node string, exclude bool) {
+	t.Helper()
+	flag, want := "--constraint-rm", 1
+	if exclude {
+		flag, want = "--constraint-add", 0
+	}
+	if out, err := docker(t, 2*time.Minute, "service", "update", "--detach", flag, "node.id!="+node, svc); err != nil {
+		t.Fatalf("%s node.id!=%s: %v\n%s", flag, node, err, out)
+	}
+	eventually(t, fmt.Sprintf("%d task of %s running on %s", want, svc, node), 2*time.Minute, func() error {
+		return tasksOnNode(t, svc, node, want)
+	})
 }
 
 // tasksOnNode checks that the service runs want tasks on node.

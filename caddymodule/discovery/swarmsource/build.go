@@ -195,9 +195,12 @@ func replicaAddrs(reps []routing.Replica) []string {
 // nodeAddrs returns the dial addresses of the replicas of reps on node, in
 // their order; nil if none runs there or node is unknown ("").
 func nodeAddrs(reps []routing.Replica, node string) []string {
+	if node == "" {
+		return nil
+	}
 	var addrs []string
 	for _, r := range reps {
-		if node != "" && r.NodeID == node {
+		if r.NodeID == node {
 			addrs = append(addrs, r.Addr)
 		}
 	}
