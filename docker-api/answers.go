@@ -29,10 +29,41 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // successful answers are buffered, so dockerd's errors pass as they came.
 func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, kind answerKind, version string) error {
 	r = identityEncoded(r)
+	var (
+		elem *shape
+		keep func(map[string]any) bool // nil: every element
+	)
+	switch kind {
+	case networkAnswer:
+		elem = networkShape
+	case serviceAnswer:
+		elem, keep = f.services, f.labelled
+	case taskAnswer:
+		// The labelled services first: a listing of the tasks of a hidden
+		// service is answered as one of a missing service, before dockerd
+		// is asked for any task.
+		asked := askedServices(r)
+		labelled, answer, err := f.labelledServices(r, next, version, askedServiceIDs(asked))
+		switch {
+		case err != nil:
+			return badGateway(w, err)
+		case answer.refused():
+			// dockerd refused the service list: pass its answer on.
+			return answer.writeTo(w)
+		}
+		if name, hidden := firstHidden(asked, labelled); hidden {
+			return serviceNotFound(w, answer, name)
+		}
+		elem, keep = taskShape, func(t map[string]any) bool {
+			id, _ := t["ServiceID"].(string)
+			_, ok := labelled[id]
+			return ok
+		}
+	}
+
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-
 	rec := caddyhttp.NewResponseRecorder(w, buf, func(status int, _ http.Header) bool {
 		return status >= 200 && status < 300
 	})
@@ -44,31 +75,6 @@ func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	if ce := w.Header().Get("Content-Encoding"); ce != "" && ce != "identity" {
 		return badGateway(w, fmt.Errorf("answer is %s-encoded, which docker-api cannot filter", ce))
-	}
-
-	var (
-		elem *shape
-		keep func(map[string]any) bool // nil: every element
-	)
-	switch kind {
-	case networkAnswer:
-		elem = networkShape
-	case serviceAnswer:
-		elem, keep = f.services, f.labelled
-	case taskAnswer:
-		ids, failed, err := f.labelledServiceIDs(r, next, version)
-		switch {
-		case err != nil:
-			return badGateway(w, err)
-		case failed != nil:
-			// dockerd refused the service list: pass its answer on.
-			clear(w.Header())
-			return failed.writeTo(w)
-		}
-		elem, keep = taskShape, func(t map[string]any) bool {
-			id, _ := t["ServiceID"].(string)
-			return ids[id]
-		}
 	}
 	out, err := filterList(buf.Bytes(), elem, keep)
 	if err != nil {
@@ -121,21 +127,53 @@ func (f *Filter) labelled(svc map[string]any) bool {
 
 func (f *Filter) enableLabel() string { return f.LabelPrefix + ".enable" }
 
-// askedServiceIDs returns the service IDs a task listing is filtered by, or
-// none when it is not filtered by service, or by anything but full IDs
-// (dockerd also takes names there, which an id filter would not match).
-func askedServiceIDs(r *http.Request) []string {
+// askedServices returns the services (names or IDs) a task listing is
+// filtered by, none when it is not filtered by service.
+func askedServices(r *http.Request) []string {
 	args, err := filters.FromJSON(r.URL.Query().Get("filters"))
 	if err != nil {
 		return nil
 	}
-	ids := args.Get("service")
-	for _, id := range ids {
+	return args.Get("service")
+}
+
+// askedServiceIDs returns asked when it holds only full IDs; none when it
+// holds a name or a prefix, which an id filter would not match.
+func askedServiceIDs(asked []string) []string {
+	for _, id := range asked {
 		if !isServiceID(id) {
 			return nil
 		}
 	}
-	return ids
+	return asked
+}
+
+// firstHidden returns the first asked service that is not labelled, by
+// full ID or by name: dockerd would list the tasks of a hidden one, or
+// say that a missing one does not exist, and both must look the same.
+func firstHidden(asked []string, labelled map[string]string) (string, bool) {
+	names := make(map[string]bool, len(labelled))
+	for _, name := range labelled {
+		names[name] = true
+	}
+	for _, v := range asked {
+		if _, ok := labelled[v]; !ok && !names[v] {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// serviceNotFound answers as dockerd answers a task listing of a service
+// that does not exist, with the headers of dockerd's answer like.
+func serviceNotFound(w http.ResponseWriter, like *captured, name string) error {
+	body, err := json.Marshal(struct {
+		Message string `json:"message"`
+	}{fmt.Sprintf("service %s not found", name)})
+	if err != nil {
+		return badGateway(w, err)
+	}
+	return like.reply(w, http.StatusNotFound, append(body, '\n'))
 }
 
 // isServiceID reports whether s is a full swarm object ID: 25 characters,
@@ -152,14 +190,15 @@ func isServiceID(s string) bool {
 	return true
 }
 
-// labelledServiceIDs lists the labelled services with a second call
-// through next (the same proxy, so the same dockerd), and returns their
-// IDs; or, when dockerd refuses that call, its answer.
-func (f *Filter) labelledServiceIDs(r *http.Request, next caddyhttp.Handler, version string) (map[string]bool, *captured, error) {
+// labelledServices lists the labelled services (of ids only, when given)
+// with a call through next (the same proxy, so the same dockerd), and
+// returns their names by ID and dockerd's answer; when dockerd refuses
+// the call, only its answer, refused.
+func (f *Filter) labelledServices(r *http.Request, next caddyhttp.Handler, version string, ids []string) (map[string]string, *captured, error) {
 	want := filters.NewArgs(filters.Arg("label", f.enableLabel()))
 	// A task listing of some services (the gateway's converge polls) needs
 	// only those: dockerd then lists a few services, not every labelled one.
-	for _, id := range askedServiceIDs(r) {
+	for _, id := range ids {
 		want.Add("id", id)
 	}
 	args, err := filters.ToJSON(want)
@@ -172,52 +211,26 @@ func (f *Filter) labelledServiceIDs(r *http.Request, next caddyhttp.Handler, ver
 	sub.URL.RawQuery = url.Values{"filters": {args}}.Encode()
 	sub.Body, sub.ContentLength = http.NoBody, 0
 
-	var res captured
-	if err := next.ServeHTTP(&res, sub); err != nil {
+	res := new(captured)
+	if err := next.ServeHTTP(res, sub); err != nil {
 		return nil, nil, fmt.Errorf("listing the labelled services: %w", err)
 	}
-	if res.status < 200 || res.status > 299 {
-		return nil, &res, nil
+	if res.refused() {
+		return nil, res, nil
 	}
-	var services []struct{ ID string }
+	var services []struct {
+		ID   string
+		Spec struct{ Name string }
+	}
 	if err := json.Unmarshal(res.body.Bytes(), &services); err != nil {
 		return nil, nil, fmt.Errorf("decoding the labelled services: %w", err)
 	}
-	ids := make(map[string]bool, len(services))
+	names := make(map[string]string, len(services))
 	for _, s := range services {
-		ids[s.ID] = true
+		names[s.ID] = s.Spec.Name
 	}
-	f.logger.Debug("tasks limited to labelled services", zap.Int("services", len(ids)))
-	return ids, nil, nil
-}
-
-// serveEvents streams /events with its filters forced to service and
-// network events: any type filter the client sent is replaced, other
-// filters are kept, and of the other parameters only since and until.
-func serveEvents(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	q := r.URL.Query()
-	args, err := filters.FromJSON(q.Get("filters"))
-	if err != nil {
-		return refuse(w, http.StatusBadRequest, "400 bad request: filters: "+err.Error())
-	}
-	for _, t := range args.Get("type") {
-		args.Del("type", t)
-	}
-	args.Add("type", "service")
-	args.Add("type", "network")
-	enc, err := filters.ToJSON(args)
-	if err != nil {
-		return refuse(w, http.StatusBadRequest, "400 bad request: filters: "+err.Error())
-	}
-	forced := url.Values{"filters": {enc}}
-	for _, k := range []string{"since", "until"} {
-		if v := q.Get(k); v != "" {
-			forced.Set(k, v)
-		}
-	}
-	r = r.Clone(r.Context())
-	r.URL.RawQuery = forced.Encode()
-	return next.ServeHTTP(w, r)
+	f.logger.Debug("labelled services listed", zap.Int("services", len(names)))
+	return names, res, nil
 }
 
 // identityEncoded returns r asking for an answer that is not compressed,
@@ -267,12 +280,23 @@ func (c *captured) Write(b []byte) (int, error) {
 // Flush does nothing: the answer is kept whole.
 func (c *captured) Flush() {}
 
-// writeTo sends the captured answer to w.
+// refused reports whether the answer is not a success.
+func (c *captured) refused() bool { return c.status < 200 || c.status > 299 }
+
+// writeTo sends the captured answer to w, in place of anything w holds.
 func (c *captured) writeTo(w http.ResponseWriter) error {
+	return c.reply(w, c.status, c.body.Bytes())
+}
+
+// reply sends status and body to w with the captured answer's headers
+// (dockerd's own, such as Api-Version and Server) and body's length.
+func (c *captured) reply(w http.ResponseWriter, status int, body []byte) error {
+	clear(w.Header())
 	for k, v := range c.header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(c.status)
-	_, err := w.Write(c.body.Bytes())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, err := w.Write(body)
 	return err
 }

@@ -313,6 +313,7 @@ func TestEvents(t *testing.T) {
 		{"gateway's own", `filters={"type":{"service":true}}`, nil, url.Values{}},
 		{"no filter", ``, nil, url.Values{}},
 		{"container events asked for", `filters={"type":["container"]}`, nil, url.Values{}},
+		{"local scope asked for", `filters={"scope":["local"],"type":["network"]}`, nil, url.Values{}},
 		{"legacy format, other filters kept", `filters={"type":["container","service"],"label":["faas.enable"]}&since=1777712400&until=1777712500&x=1`,
 			map[string][]string{"label": {"faas.enable"}}, url.Values{"since": {"1777712400"}, "until": {"1777712500"}}},
 	}
@@ -338,7 +339,7 @@ func TestEvents(t *testing.T) {
 			cancel()
 			<-done
 
-			call := d.lastCall()
+			call := d.lastCallTo("/events")
 			args, err := filters.FromJSON(call.Query().Get("filters"))
 			if err != nil {
 				t.Fatal(err)
@@ -348,8 +349,11 @@ func TestEvents(t *testing.T) {
 			if !slices.Equal(types, []string{"network", "service"}) {
 				t.Errorf("dockerd got type filter %v, want network and service only", types)
 			}
+			if scope := args.Get("scope"); !slices.Equal(scope, []string{"swarm"}) {
+				t.Errorf("dockerd got scope filter %v, want swarm only", scope)
+			}
 			for _, k := range args.Keys() {
-				if k != "type" && !slices.Equal(args.Get(k), tt.wantOther[k]) {
+				if k != "type" && k != "scope" && !slices.Equal(args.Get(k), tt.wantOther[k]) {
 					t.Errorf("filter %s = %v, want %v", k, args.Get(k), tt.wantOther[k])
 				}
 			}
@@ -458,7 +462,7 @@ func (s *streamRecorder) body() string {
 // gateway's converge polls) makes docker-api list only those services,
 // not every labelled one; names instead of IDs keep the full list.
 func TestTasksOfSomeServices(t *testing.T) {
-	const id = "abcdefghijklmnopqrstuvwxy"
+	const id = "9mnpnzenvg8p8tdbtq4wvbkcz" // faas_multiply
 	for _, tt := range []struct {
 		name, services string
 		wantIDs        []string

@@ -196,7 +196,7 @@ func TestDockerAPICaddyfile(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("no event while the stream is open: /events is buffered")
 		}
-		if q := d.lastCall().Query().Get("filters"); strings.Contains(q, "container") {
+		if q := d.lastCallTo("/events").Query().Get("filters"); strings.Contains(q, "container") {
 			t.Errorf("dockerd got filters %s, want the client's type filter replaced", q)
 		}
 	})

@@ -6,6 +6,8 @@ package dockerapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/docker/docker/api/types/filters"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -33,11 +37,20 @@ type fakeDockerd struct {
 	calls []*url.URL // with the method in Scheme, for short
 	// fail, when set, answers every list call with this status.
 	fail int
+	// events are the lines /events streams (one service event by
+	// default); beforeEvent, when set, runs before each is sent.
+	events      []string
+	beforeEvent func(i int)
+	// unlabelled are services of the fixture whose enable label is gone.
+	unlabelled map[string]bool
 }
+
+// aServiceEvent is the event /events streams by default.
+const aServiceEvent = `{"Type":"service","Action":"update","Actor":{"ID":"9mnpnzenvg8p8tdbtq4wvbkcz","Attributes":{"name":"faas_multiply"}},"scope":"swarm","time":1777712441,"timeNano":1777712441908223457}`
 
 func newFakeDockerd(t *testing.T) *fakeDockerd {
 	t.Helper()
-	d := &fakeDockerd{t: t}
+	d := &fakeDockerd{t: t, events: []string{aServiceEvent}, unlabelled: map[string]bool{}}
 	d.Server = httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(d.Close)
 	return d
@@ -48,9 +61,11 @@ func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	u.Scheme = r.Method
 	d.calls = append(d.calls, &u)
-	fail := d.fail
+	fail, lines, before := d.fail, d.events, d.beforeEvent
 	d.mu.Unlock()
 
+	w.Header().Set("Api-Version", "1.41")
+	w.Header().Set("Server", "Docker/20.10.24 (linux)")
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	switch p {
 	case "/_ping":
@@ -70,22 +85,101 @@ func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"message":"This node is not a swarm manager. Use \"docker swarm init\" to initialize."}`+"\n")
 			return
 		}
-		if p == "/services" && strings.Contains(r.URL.Query().Get("filters"), "enable") {
-			// The label filter docker-api itself sends: the labelled services.
-			io.WriteString(w, `[{"ID":"9mnpnzenvg8p8tdbtq4wvbkcz"},{"ID":"v4d3ct0rm1zxgk1i0c5jxkm7d"}]`)
+		if p == "/services" && r.URL.Query().Get("filters") != "" {
+			// The label filter docker-api itself sends.
+			w.Write(d.services(r.URL.Query().Get("filters")))
 			return
+		}
+		if p == "/tasks" {
+			if missing := d.missingService(r.URL.Query().Get("filters")); missing != "" {
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprintf(w, `{"message":"service %s not found"}`+"\n", missing)
+				return
+			}
 		}
 		w.Write(fixture(d.t, strings.TrimPrefix(p, "/")+".json"))
 	case "/events":
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"Type":"service","Action":"update","Actor":{"ID":"9mnpnzenvg8p8tdbtq4wvbkcz","Attributes":{"name":"faas_multiply"}},"scope":"swarm","time":1777712441,"timeNano":1777712441908223457}`+"\n")
-		w.(http.Flusher).Flush()
+		for i, line := range lines {
+			if before != nil {
+				before(i)
+			}
+			io.WriteString(w, line+"\n")
+			w.(http.Flusher).Flush()
+		}
 		<-r.Context().Done()
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"message":"page not found"}`+"\n")
 	}
+}
+
+// services answers a service listing filtered as dockerd filters by label
+// key and ID prefix.
+func (d *fakeDockerd) services(query string) []byte {
+	args, err := filters.FromJSON(query)
+	if err != nil {
+		d.t.Errorf("service filters %q: %v", query, err)
+	}
+	var all []map[string]any
+	if err := json.Unmarshal(fixture(d.t, "services.json"), &all); err != nil {
+		d.t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := []map[string]any{}
+	for _, svc := range all {
+		id := svc["ID"].(string)
+		labels := svc["Spec"].(map[string]any)["Labels"].(map[string]any)
+		if d.unlabelled[id] {
+			delete(labels, "faas.enable")
+		}
+		keep := true
+		for _, key := range args.Get("label") {
+			_, has := labels[key]
+			keep = keep && has
+		}
+		if ids := args.Get("id"); len(ids) > 0 {
+			keep = keep && slices.ContainsFunc(ids, func(p string) bool { return strings.HasPrefix(id, p) })
+		}
+		if keep {
+			out = append(out, svc)
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// missingService returns a service a task listing's filters name that
+// the fixture does not have (by full ID or name), as dockerd refuses it.
+func (d *fakeDockerd) missingService(query string) string {
+	args, _ := filters.FromJSON(query)
+	var all []struct {
+		ID   string
+		Spec struct{ Name string }
+	}
+	if err := json.Unmarshal(fixture(d.t, "services.json"), &all); err != nil {
+		d.t.Fatal(err)
+	}
+	for _, v := range args.Get("service") {
+		if !slices.ContainsFunc(all, func(s struct {
+			ID   string
+			Spec struct{ Name string }
+		}) bool {
+			return s.ID == v || s.Spec.Name == v
+		}) {
+			return v
+		}
+	}
+	return ""
+}
+
+// dropLabel makes service id lose its enable label.
+func (d *fakeDockerd) dropLabel(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unlabelled[id] = true
 }
 
 // lastCall returns the last call dockerd got, or nil.
@@ -96,6 +190,18 @@ func (d *fakeDockerd) lastCall() *url.URL {
 		return nil
 	}
 	return d.calls[len(d.calls)-1]
+}
+
+// lastCallTo returns the last call dockerd got on path (without its
+// version prefix), or nil.
+func (d *fakeDockerd) lastCallTo(path string) *url.URL {
+	calls := d.allCalls()
+	for i := len(calls) - 1; i >= 0; i-- {
+		if versionPrefix.ReplaceAllString(calls[i].Path, "") == path {
+			return calls[i]
+		}
+	}
+	return nil
 }
 
 // allCalls returns the calls dockerd got.

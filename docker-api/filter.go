@@ -91,7 +91,7 @@ func (f *Filter) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	case serviceAnswer, taskAnswer, networkAnswer:
 		return f.serveList(w, r, next, ep.answer, version)
 	case eventAnswer:
-		return serveEvents(w, r, next)
+		return f.serveEvents(w, r, next, version)
 	default:
 		return next.ServeHTTP(w, r)
 	}
