@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -174,7 +176,6 @@ func testDockerAPIKeepsSecrets(t *testing.T) {
 		"/v1.41/tasks",
 		"/v1.41/tasks?" + filter(`{"desired-state":["running"]}`),
 		"/v1.41/tasks?" + filter(`{"service":["`+routed+`"]}`),
-		"/v1.41/tasks?" + filter(`{"service":["`+plain+`"]}`),
 		"/tasks",
 		"/v1.41/networks",
 		"/v1.41/networks?" + filter(`{"driver":["overlay"]}`),
@@ -197,6 +198,14 @@ func testDockerAPIKeepsSecrets(t *testing.T) {
 			tasksBody = body
 		}
 	}
+
+	// A hidden service's tasks look like a missing service's.
+	_, missing, _ := dockerAPICall(withCert, http.MethodGet, "/v1.41/tasks?"+filter(`{"service":["`+stackName+`_nope"]}`))
+	code, hidden, err := dockerAPICall(withCert, http.MethodGet, "/v1.41/tasks?"+filter(`{"service":["`+plain+`"]}`))
+	if err != nil || code != http.StatusNotFound || hidden != strings.ReplaceAll(missing, stackName+"_nope", plain) {
+		t.Errorf("tasks of the unlabelled %s: %d %v %q; of a missing service: %q", plain, code, err, hidden, missing)
+	}
+	t.Run("events carry only labelled services", func(t *testing.T) { testDockerAPIEvents(t, routed, plain) })
 
 	// The answers are not empty: the routed service and its task are there,
 	// the unlabelled service is not.
@@ -225,6 +234,54 @@ func testDockerAPIKeepsSecrets(t *testing.T) {
 	if !found {
 		t.Errorf("docker-api lists no task of %s", routed)
 	}
+}
+
+// testDockerAPIEvents updates a labelled and an unlabelled service while
+// it reads /events through docker-api, and checks that only the labelled
+// one's event comes, trimmed to type, action, actor ID and time.
+func testDockerAPIEvents(t *testing.T, routed, plain string) {
+	ids := map[string]string{}
+	for _, name := range []string{routed, plain} {
+		ids[name] = strings.TrimSpace(mustDocker(t, "service", "inspect", "--format", "{{.ID}}", name))
+	}
+	c := dockerAPIClient(t, true)
+	c.Timeout = 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/v1.41/events", dockerAPIPort), nil)
+	req.Header.Set("User-Agent", testUserAgent)
+	req.Host = "localhost"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /events: %s", resp.Status)
+	}
+	// The unlabelled service first: its event would come before the other's.
+	mustDocker(t, "service", "update", "--detach", "--label-add", "e2e.events=1", plain)
+	mustDocker(t, "service", "update", "--detach", "--label-add", "e2e.events=1", routed)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		var e struct {
+			Type, Action string
+			Actor        struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("event %q: %v", line, err)
+		}
+		for _, leak := range []string{plain, ids[plain], "Attributes", "image", "scope"} {
+			if strings.Contains(line, leak) {
+				t.Errorf("event %q carries %q", line, leak)
+			}
+		}
+		if e.Type == "service" && e.Actor.ID == ids[routed] {
+			return // the labelled one's event came, after the other's would have
+		}
+	}
+	t.Fatalf("no event of the labelled %s in a minute: %v", routed, sc.Err())
 }
 
 // answers35 asks the multiply replica behind prefix for 10+25 through the gateway.
