@@ -36,13 +36,20 @@ type operation func(x, y int64) (int64, bool)
 // maxBodyBytes bounds a POST form body; a longer one answers 413.
 const maxBodyBytes = 1 << 16
 
-func newMux(serviceID string) *http.ServeMux {
+// newMux serves the operations as serviceID, and /healthz: 200, or 503
+// while draining reports true.
+func newMux(serviceID string, draining func() bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	for name, op := range map[string]operation{"add": add, "multiply": multiply} {
 		route(mux, "/api/v1/"+name, handleOperation(name, op, serviceID), http.MethodGet, http.MethodHead, http.MethodPost)
 	}
 	route(mux, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if draining() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "draining")
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	}, http.MethodGet, http.MethodHead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestOperations(t *testing.T) {
-	mux := newMux("replica-1")
+	mux := newMux("replica-1", notDraining)
 	maxI, minI := strconv.FormatInt(math.MaxInt64, 10), strconv.FormatInt(math.MinInt64, 10)
 	tests := []struct {
 		name       string
@@ -77,7 +77,7 @@ func TestOperations(t *testing.T) {
 // TestResponseShape pins the JSON field names that load-spread scripts read.
 func TestResponseShape(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newMux("abc").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/add?x=10&y=25", nil))
+	newMux("abc", notDraining).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/add?x=10&y=25", nil))
 	want := `{"Data":{"Operation":"add","X":10,"Y":25,"Result":35,"ServiceID":"abc"}}` + "\n"
 	if rec.Body.String() != want {
 		t.Errorf("body = %s, want %s", rec.Body, want)
@@ -88,7 +88,7 @@ func TestPostForm(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/multiply", strings.NewReader("x=3&y=4"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	newMux("r").ServeHTTP(rec, req)
+	newMux("r", notDraining).ServeHTTP(rec, req)
 	var r result
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Data.Result != 12 {
 		t.Errorf("POST form: %d %s", rec.Code, rec.Body)
@@ -97,7 +97,7 @@ func TestPostForm(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newMux("r").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	newMux("r", notDraining).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != 200 || rec.Body.String() != "ok\n" {
 		t.Errorf("healthz = %d %q", rec.Code, rec.Body)
 	}
@@ -107,7 +107,7 @@ func TestHealthz(t *testing.T) {
 // an Allow header, in the service's JSON error format; an unknown path stays
 // 404 whatever the method.
 func TestMethods(t *testing.T) {
-	mux := newMux("r")
+	mux := newMux("r", notDraining)
 	const opsAllow, healthAllow = "GET, HEAD, POST", "GET, HEAD"
 	tests := []struct {
 		method, target string
@@ -170,7 +170,7 @@ func TestBodyTooLarge(t *testing.T) {
 		{"far over", strings.NewReader(form(16 * limit)), 413},
 		{"over, length unknown", io.MultiReader(strings.NewReader(form(limit + 1))), 413},
 	}
-	mux := newMux("r")
+	mux := newMux("r", notDraining)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/add", tt.body)
@@ -210,7 +210,7 @@ func FuzzOperations(f *testing.F) {
 		f.Add("add", s)
 		f.Add("multiply", s)
 	}
-	mux := newMux("fuzz")
+	mux := newMux("fuzz", notDraining)
 	f.Fuzz(func(t *testing.T, op, query string) {
 		if op != "add" && op != "multiply" {
 			op = "add"
@@ -235,3 +235,6 @@ func FuzzOperations(f *testing.F) {
 		}
 	})
 }
+
+// notDraining is a server that is not stopping.
+func notDraining() bool { return false }

@@ -11,7 +11,14 @@
 //
 // Flags: -addr (default :8080), -healthcheck (probe -addr's /healthz and exit
 // 0 or 1: the image's HEALTHCHECK, since a scratch image has no curl),
-// -shutdown-timeout. SERVICE_ID names the replica (default: the hostname).
+// -shutdown-delay, -shutdown-timeout. SERVICE_ID names the replica (default:
+// the hostname).
+//
+// On SIGTERM it drains: for -shutdown-delay (SHUTDOWN_DELAY, default 2s) it
+// keeps serving every request, new connections included, while /healthz
+// answers 503, so that requests a gateway sent before it learnt of the stop
+// are answered; then it stops accepting and gives in-flight requests
+// -shutdown-timeout to finish.
 package main
 
 import (
@@ -24,9 +31,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
+
+// defaultShutdownDelay is how long multiply keeps serving after SIGTERM:
+// about what a gateway takes to learn that a container is leaving.
+const defaultShutdownDelay = 2 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -43,6 +55,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	addr := fs.String("addr", ":8080", "address to listen on")
 	healthcheck := fs.Bool("healthcheck", false, "probe the running server's /healthz and exit")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish on SIGTERM")
+	delay := defaultShutdownDelay
+	if v := getenv("SHUTDOWN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("SHUTDOWN_DELAY=%q: want a duration such as 2s (0 to stop at once)", v)
+		}
+		delay = d
+	}
+	shutdownDelay := fs.Duration("shutdown-delay", delay, "how long to keep serving after SIGTERM, with /healthz answering 503 (default SHUTDOWN_DELAY, else 2s)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -63,8 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	var draining atomic.Bool
 	srv := &http.Server{
-		Handler:           newMux(id),
+		Handler:           newMux(id, draining.Load),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       90 * time.Second,
 	}
@@ -77,6 +99,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case err := <-serveErr:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
+	}
+	if *shutdownDelay > 0 {
+		draining.Store(true)
+		fmt.Fprintf(stdout, "multiply draining: serving %v more, /healthz answers 503\n", *shutdownDelay)
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serving: %w", err)
+		case <-time.After(*shutdownDelay):
+		}
 	}
 	fmt.Fprintln(stdout, "multiply shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)

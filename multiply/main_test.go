@@ -85,7 +85,7 @@ func startRun(t *testing.T, env map[string]string) (addr string, cancel func(), 
 }
 
 func TestRunServesAndShutsDownGracefully(t *testing.T) {
-	addr, cancel, done, out := startRun(t, map[string]string{"SERVICE_ID": "task-7"})
+	addr, cancel, done, out := startRun(t, map[string]string{"SERVICE_ID": "task-7", "SHUTDOWN_DELAY": "0"})
 
 	// A slow client: its POST body is still arriving when shutdown starts,
 	// so the request is in flight, and must still be answered.
@@ -155,4 +155,49 @@ func mustAtoi(s string) int {
 	var n int
 	fmt.Sscan(s, &n)
 	return n
+}
+
+// TestDrainOnSIGTERM: after SIGTERM, for SHUTDOWN_DELAY, new connections are
+// still served and /healthz answers 503; then the server stops.
+func TestDrainOnSIGTERM(t *testing.T) {
+	const delay = 700 * time.Millisecond
+	addr, cancel, done, out := startRun(t, map[string]string{"SERVICE_ID": "task-8", "SHUTDOWN_DELAY": delay.String()})
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a new connection each time
+	stopped := time.Now()
+	cancel() // SIGTERM
+	time.Sleep(100 * time.Millisecond)
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/api/v1/add?x=10&y=25", 200}, {"/healthz", 503}} {
+		resp, err := client.Get("http://" + addr + tt.path)
+		if err != nil {
+			t.Fatalf("GET %s while draining: %v", tt.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s while draining: %d, want %d", tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v", err)
+		}
+		if took := time.Since(stopped); took < delay {
+			t.Errorf("stopped after %v, before the %v delay", took, delay)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return after the delay")
+	}
+	if !strings.Contains(out.String(), "draining") {
+		t.Errorf("output %q does not say it drains", out.String())
+	}
+}
+
+func TestBadShutdownDelay(t *testing.T) {
+	env := map[string]string{"SHUTDOWN_DELAY": "soon"}
+	if err := run(context.Background(), []string{"multiply"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DELAY") {
+		t.Errorf("SHUTDOWN_DELAY=soon: %v, want an error naming it", err)
+	}
 }
