@@ -25,6 +25,7 @@ func TestLogChanges(t *testing.T) {
 		{"removed", func(*routing.Side) *routing.Side { return nil }, "route removed"},
 		{"service", func(s *routing.Side) *routing.Side { s.Service = "other"; return s }, "route changed service"},
 		{"policy", func(s *routing.Side) *routing.Side { s.Policy = "sticky"; return s }, "route changed policy"},
+		{"weight", func(s *routing.Side) *routing.Side { s.Weight = 5; return s }, "weight changed"},
 		{"replica count", func(s *routing.Side) *routing.Side { s.Upstreams = s.Upstreams[:1]; return s }, "replicas changed"},
 		{"replica replaced", func(s *routing.Side) *routing.Side { s.Upstreams = []string{"10.0.0.1:80", "10.0.0.3:80"}; return s }, "replicas replaced"},
 	}
