@@ -24,6 +24,10 @@ func init() {
 // client left while it waited, as reverse_proxy logs it.
 const statusClientClosedRequest = 499
 
+// defaultSideCookie is the side cookie's name when the Caddyfile's
+// side_cookie names none.
+const defaultSideCookie = "faas_side"
+
 // Request variables set by SwarmRoute, readable as placeholders such as
 // `{http.vars.swarm_service}`.
 const (
@@ -79,6 +83,20 @@ type SwarmRoute struct {
 	// disabled: its requests get a 503, and the first one logs a warning.
 	Policies []string `json:"policies,omitempty"`
 
+	// The name of the side cookie, which keeps a client on the side of a
+	// weighted route it was first sent to: a route shared by services
+	// with weights (`faas.weight`) sends each request to one of them in
+	// proportion to their weights, so that without the cookie one client
+	// may flip between versions. With it, the first answer of a weighted
+	// route sets the cookie (for the route's prefix, HttpOnly, for the
+	// session) to an opaque key of the side chosen, the same on every
+	// gateway; a request whose cookie names a side of the route with a
+	// weight above 0 keeps that side, any other gets a fresh choice and a
+	// new cookie. A policy's `lb_policy cookie` then pins the replica
+	// within the side. In the Caddyfile, `side_cookie` alone names it
+	// faas_side. Default: "" (no cookie)
+	SideCookie string `json:"side_cookie,omitempty"`
+
 	// Do not count this handler's requests in the per-route and
 	// per-replica metrics, the routes API and the status page (the
 	// discovery metrics stay). Default: false
@@ -105,6 +123,11 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 		return err
 	}
 	sr.policies = ps
+	if sr.SideCookie != "" {
+		if err := (&http.Cookie{Name: sr.SideCookie, Value: "k"}).Valid(); err != nil {
+			return fmt.Errorf("side_cookie %q: %w", sr.SideCookie, err)
+		}
+	}
 	if err := defaultReadyTimeoutOf(&sr.ReadyTimeout); err != nil {
 		return err
 	}
@@ -132,7 +155,10 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if rt == nil {
 		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}
-	side := rt.Pick()
+	side := sr.pick(w, r, rt)
+	if side == nil {
+		return writeUnavailable(w, fmt.Sprintf("503 service unavailable: every service sharing the path %q has weight 0\n", rt.Prefix))
+	}
 
 	caddyhttp.SetVar(r.Context(), routeVar, side)
 	caddyhttp.SetVar(r.Context(), serviceVar, side.Service)
@@ -151,6 +177,26 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		return sr.dispatch(w, r, rt, side, next)
 	}
 	return sr.serveCounted(w, r, next, rt, side)
+}
+
+// pick returns the side of rt that serves the request, nil if none can
+// (every weight 0). With a side cookie, a weighted route keeps the side
+// the client's cookie names while its weight is above 0, or else picks
+// one and sets the cookie to it.
+func (sr *SwarmRoute) pick(w http.ResponseWriter, r *http.Request, rt *routing.Route) *routing.Side {
+	if sr.SideCookie == "" || !rt.Weighted {
+		return rt.Pick()
+	}
+	for _, c := range r.CookiesNamed(sr.SideCookie) {
+		if s := rt.SideByKey(c.Value); s != nil && s.Weight > 0 {
+			return s
+		}
+	}
+	s := rt.Pick()
+	if s != nil {
+		http.SetCookie(w, &http.Cookie{Name: sr.SideCookie, Value: s.Key, Path: rt.Prefix, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	}
+	return s
 }
 
 // dispatch hands the prepared request to the route's policy, if it has
@@ -196,7 +242,7 @@ func (sr *SwarmRoute) serveCounted(w http.ResponseWriter, r *http.Request, next 
 		// A retry may have gone to a replica that joined after the
 		// side was chosen: it is in the current table's side.
 		if cur := sr.watcher.Table().Lookup(rt.Host, rt.Prefix); cur != nil {
-			if cs := cur.Side(side.Service); cs != nil && cs.Meter != nil {
+			if cs := cur.Side(side.Service, side.Name); cs != nil && cs.Meter != nil {
 				cs.Meter.Served(addr)
 			}
 		}
