@@ -62,6 +62,12 @@ const (
 // the same service. Only the policies listed in `policies` can be chosen:
 // a route asking for another is disabled (503, and one warning).
 //
+// A route that services share by weight (`faas.weight`) sends each
+// request to one of them, drawn in proportion to their weights (with
+// side_cookie, the one the client's cookie names while its weight is
+// above 0), and then to that service's replicas as any route does; when
+// every weight is 0 it answers 503, saying so.
+//
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
 //
