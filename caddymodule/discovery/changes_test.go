@@ -59,3 +59,40 @@ func TestLogChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestLogWeightedSides: a side that joins or leaves a weighted route is
+// logged as such, once, and is a change.
+func TestLogWeightedSides(t *testing.T) {
+	snapshot := func(services ...string) *Snapshot {
+		t := routing.NewTable()
+		for i, s := range services {
+			side := routing.Side{Service: s, Weight: 1, Upstreams: []string{"10.0.0.1:80"}}
+			if i == 0 {
+				t.Add(routing.NewWeightedRoute("", "/app", side))
+			} else {
+				t.Join("", "/app", side)
+			}
+		}
+		return &Snapshot{Table: t, Report: NewReport()}
+	}
+	for _, tt := range []struct {
+		name       string
+		prev, next *Snapshot
+		want       string
+	}{
+		{"joins", snapshot("blue"), snapshot("blue", "green"), "side added"},
+		{"leaves", snapshot("blue", "green"), snapshot("blue"), "side removed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.DebugLevel)
+			changed := logChanges(zap.New(core), tt.prev, tt.next)
+			var got []string
+			for _, e := range logs.All() {
+				got = append(got, e.Message)
+			}
+			if !changed || len(got) != 1 || got[0] != tt.want {
+				t.Errorf("changed %v, logged %q; want a change and %q", changed, got, tt.want)
+			}
+		})
+	}
+}
