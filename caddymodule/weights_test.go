@@ -27,8 +27,13 @@ var greenAddrs = []string{"127.0.0.71", "127.0.0.72", "127.0.0.73", "127.0.0.74"
 
 // blueGreen is a gateway in front of blue (older, one replica) and green
 // (five replicas), both claiming /app with the given weights, and
-// swarm_route's opts.
+// swarm_route's opts, loaded from a Caddyfile.
 func blueGreen(t *testing.T, blueWeight, greenWeight string, opts ...routeOption) *gatewayFixture {
+	return blueGreenFrom(t, false, blueWeight, greenWeight, opts...)
+}
+
+// blueGreenFrom is blueGreen, from JSON or from a Caddyfile.
+func blueGreenFrom(t *testing.T, useJSON bool, blueWeight, greenWeight string, opts ...routeOption) *gatewayFixture {
 	t.Helper()
 	p := fmt.Sprint(startBackends(t, append([]string{blueAddr}, greenAddrs...)...))
 	fe := fake.NewEngine(t)
@@ -41,7 +46,7 @@ func blueGreen(t *testing.T, blueWeight, greenWeight string, opts ...routeOption
 	for _, a := range greenAddrs {
 		fe.Tasks = append(fe.Tasks, fake.Task("green", a))
 	}
-	return loadGateway(t, fe, false, opts...)
+	return loadGateway(t, fe, useJSON, opts...)
 }
 
 // setWeight changes a service's weight label, as `docker service update
@@ -220,7 +225,13 @@ func TestWeightFlip(t *testing.T) {
 // that side, until its weight is 0: then it gets the other side and a new
 // cookie. A cookie that names no side of the route gets a fresh choice.
 func TestSideCookie(t *testing.T) {
-	gf := blueGreen(t, "50", "50", sideCookie("faas_side"))
+	for _, format := range []string{"caddyfile", "json"} {
+		t.Run(format, func(t *testing.T) { testSideCookie(t, format == "json") })
+	}
+}
+
+func testSideCookie(t *testing.T, useJSON bool) {
+	gf := blueGreenFrom(t, useJSON, "50", "50", sideCookie("faas_side"))
 	gf.waitFor(t, "/app/", http.StatusOK)
 	first := gf.send(t, http.DefaultClient, "/app/")
 	c := first.setCookie
