@@ -161,8 +161,10 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if rt == nil {
 		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}
-	side := sr.pick(w, r, rt)
-	if side == nil {
+	var side *routing.Side
+	if !rt.Weighted {
+		side = rt.Pick() // its one side, inlined: what a route costs without weights
+	} else if side = sr.pickWeighted(w, r, rt); side == nil {
 		return writeUnavailable(w, fmt.Sprintf("503 service unavailable: every service sharing the path %q has weight 0\n", rt.Prefix))
 	}
 
@@ -185,12 +187,12 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	return sr.serveCounted(w, r, next, rt, side)
 }
 
-// pick returns the side of rt that serves the request, nil if none can
-// (every weight 0). With a side cookie, a weighted route keeps the side
-// the client's cookie names while its weight is above 0, or else picks
-// one and sets the cookie to it.
-func (sr *SwarmRoute) pick(w http.ResponseWriter, r *http.Request, rt *routing.Route) *routing.Side {
-	if sr.SideCookie == "" || !rt.Weighted {
+// pickWeighted returns the side of rt, a weighted route, that serves the
+// request, nil if none can (every weight 0). With a side cookie, it keeps
+// the side the client's cookie names while its weight is above 0, or else
+// picks one and sets the cookie to it.
+func (sr *SwarmRoute) pickWeighted(w http.ResponseWriter, r *http.Request, rt *routing.Route) *routing.Side {
+	if sr.SideCookie == "" {
 		return rt.Pick()
 	}
 	for _, c := range r.CookiesNamed(sr.SideCookie) {
