@@ -11,12 +11,13 @@ package labels
 
 import (
 	"fmt"
-	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"maps"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // Label names, relative to the label prefix (default "faas").

@@ -1,11 +1,12 @@
 package labels
 
 import (
-	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
-	"github.com/faas-gateway/faas-gateway/internal/check"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/internal/check"
 )
 
 func TestParseLabels(t *testing.T) {
