@@ -54,8 +54,11 @@ func parseHandler[T any, PT interface {
 //	    ...
 //	    ready_timeout <duration>
 //	    policies      <name...>
+//	    side_cookie   [<name>]
 //	    no_metrics
 //	}
+//
+// side_cookie alone names the cookie faas_side.
 func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return sr.Discovery.unmarshalCaddyfileWith(d, func(opt string) (bool, error) {
 		switch opt {
@@ -68,6 +71,12 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			sr.Policies = names
 			return true, nil
+		case "side_cookie":
+			sr.SideCookie = defaultSideCookie
+			if d.NextArg() {
+				sr.SideCookie = d.Val()
+			}
+			return true, noArg(d)
 		case "no_metrics":
 			sr.NoMetrics = true
 			return true, noArg(d)

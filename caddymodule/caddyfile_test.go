@@ -169,3 +169,32 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 		t.Errorf("the default log is not %s:\n%s", want, out)
 	}
 }
+
+// TestSideCookieOption: side_cookie alone names the cookie faas_side, or
+// takes a name; a name a cookie cannot have fails at provisioning.
+func TestSideCookieOption(t *testing.T) {
+	for _, tt := range []struct{ input, want, wantErr string }{
+		{input: "swarm_route {\n side_cookie\n}", want: "faas_side"},
+		{input: "swarm_route {\n side_cookie canary\n}", want: "canary"},
+		{input: "swarm_route {\n side_cookie a b\n}", wantErr: "wrong argument count"},
+		{input: "swarm_route", want: ""},
+	} {
+		var sr SwarmRoute
+		err := sr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want %q", tt.input, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || sr.SideCookie != tt.want {
+			t.Errorf("%q: side_cookie %q (%v), want %q", tt.input, sr.SideCookie, err, tt.want)
+		}
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	sr := SwarmRoute{SideCookie: "no;pe"}
+	if err := sr.Provision(ctx); err == nil || !strings.Contains(err.Error(), `side_cookie "no;pe"`) {
+		t.Errorf("provisioning side_cookie %q: %v, want an error naming it", sr.SideCookie, err)
+	}
+}

@@ -33,6 +33,12 @@ var (
 	descReplicaRequests = prometheus.NewDesc("faas_gateway_replica_requests_total",
 		"Requests a replica served (the last one tried, under retries), while it is routed.",
 		[]string{"service", "route", "task", "address"}, nil)
+	descWeight = prometheus.NewDesc("faas_gateway_route_weight",
+		"Weight of a side (a service's route) of a weighted route, by the route's host and prefix.",
+		[]string{"host", "prefix", "service", "route"}, nil)
+	descShare = prometheus.NewDesc("faas_gateway_route_share",
+		"Part of a weighted route's requests a side gets, from 0 to 1: its weight over the route's total.",
+		[]string{"host", "prefix", "service", "route"}, nil)
 	descResyncs = prometheus.NewDesc("faas_gateway_discovery_resyncs_total",
 		"Full listings of the swarm, by result.",
 		[]string{"result"}, nil)
@@ -70,7 +76,7 @@ var metricsCollector = collector{watcher: described}
 // Describe sends the descriptors of every metric.
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRequests, descDuration, descReplicas, descReplicaRequests, descResyncs, descResyncDuration,
+		descRequests, descDuration, descReplicas, descReplicaRequests, descWeight, descShare, descResyncs, descResyncDuration,
 		descAPIErrors, descEvents, descSinceSync, descAPIUp, descNotRouted, descJoin,
 	} {
 		ch <- d
@@ -88,7 +94,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 	snap := w.Snapshot()
 	seen := make(map[[2]string]bool)
-	snap.Table.EachSide(func(_ *routing.Route, s *routing.Side) {
+	snap.Table.EachSide(func(r *routing.Route, s *routing.Side) {
+		if r.Weighted {
+			ch <- prometheus.MustNewConstMetric(descWeight, prometheus.GaugeValue, float64(s.Weight), r.Host, r.Prefix, s.Service, s.Name)
+			ch <- prometheus.MustNewConstMetric(descShare, prometheus.GaugeValue, r.Share(s), r.Host, r.Prefix, s.Service, s.Name)
+		}
 		k := [2]string{s.Service, s.Name}
 		if s.Meter == nil || seen[k] {
 			return // a route on several hosts is counted once

@@ -116,12 +116,26 @@ func newGatewayFixture(t *testing.T, useJSON bool) *gatewayFixture {
 	return gf
 }
 
-// loadGateway runs a gateway in front of fe, swarm_route then reverse_proxy
-// with dynamic swarm and round robin, from JSON or from a Caddyfile, and
-// returns it without waiting for any route.
-func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool) *gatewayFixture {
+// routeOption is an option of the gateway's swarm_route, as a Caddyfile
+// line and as a JSON member.
+type routeOption struct{ caddyfile, json string }
+
+// sideCookie is swarm_route's side_cookie option.
+func sideCookie(name string) routeOption {
+	return routeOption{"side_cookie " + name, fmt.Sprintf(`"side_cookie": %q`, name)}
+}
+
+// loadGateway runs a gateway in front of fe, swarm_route (with opts) then
+// reverse_proxy with dynamic swarm and round robin, from JSON or from a
+// Caddyfile, and returns it without waiting for any route.
+func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool, opts ...routeOption) *gatewayFixture {
 	t.Helper()
 	listen := freePort(t)
+	var cfLines, jsonMembers string
+	for _, o := range opts {
+		cfLines += "\n" + o.caddyfile
+		jsonMembers += ", " + o.json
+	}
 	var cfg []byte
 	if useJSON {
 		cfg = []byte(fmt.Sprintf(`{
@@ -129,13 +143,13 @@ func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool) *gatewayFixture {
 			"apps": {"http": {"servers": {"gw": {
 				"listen": [":%d"],
 				"routes": [{"handle": [
-					{"handler": "swarm_route", "docker_host": %q},
+					{"handler": "swarm_route", "docker_host": %q%s},
 					{"handler": "reverse_proxy",
 					 "dynamic_upstreams": {"source": "swarm", "docker_host": %q},
 					 "load_balancing": {"selection_policy": {"policy": "round_robin"}}}
 				]}]
 			}}}}
-		}`, listen, fe.Host(), fe.Host()))
+		}`, listen, fe.Host(), jsonMembers, fe.Host()))
 	} else {
 		cfg = adaptCaddyfile(t, fmt.Sprintf(`{
 			admin off
@@ -143,7 +157,7 @@ func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool) *gatewayFixture {
 		}
 		:%d {
 			swarm_route {
-				docker_host %s
+				docker_host %s%s
 			}
 			reverse_proxy {
 				dynamic swarm {
@@ -151,7 +165,7 @@ func loadGateway(t *testing.T, fe *fake.Engine, useJSON bool) *gatewayFixture {
 				}
 				lb_policy round_robin
 			}
-		}`, listen, fe.Host(), fe.Host()))
+		}`, listen, fe.Host(), cfLines, fe.Host()))
 	}
 	loadCaddy(t, cfg)
 	return &gatewayFixture{fe: fe, base: fmt.Sprintf("http://127.0.0.1:%d", listen)}

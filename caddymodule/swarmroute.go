@@ -24,6 +24,10 @@ func init() {
 // client left while it waited, as reverse_proxy logs it.
 const statusClientClosedRequest = 499
 
+// defaultSideCookie is the side cookie's name when the Caddyfile's
+// side_cookie names none.
+const defaultSideCookie = "faas_side"
+
 // Request variables set by SwarmRoute, readable as placeholders such as
 // `{http.vars.swarm_service}`.
 const (
@@ -58,6 +62,12 @@ const (
 // the same service. Only the policies listed in `policies` can be chosen:
 // a route asking for another is disabled (503, and one warning).
 //
+// A route that services share by weight (`faas.weight`) sends each
+// request to one of them, drawn in proportion to their weights (with
+// side_cookie, the one the client's cookie names while its weight is
+// above 0), and then to that service's replicas as any route does; when
+// every weight is 0 it answers 503, saying so.
+//
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
 //
@@ -78,6 +88,20 @@ type SwarmRoute struct {
 	// fails the load. A route that asks for a policy not listed here is
 	// disabled: its requests get a 503, and the first one logs a warning.
 	Policies []string `json:"policies,omitempty"`
+
+	// The name of the side cookie, which keeps a client on the side of a
+	// weighted route it was first sent to: a route shared by services
+	// with weights (`faas.weight`) sends each request to one of them in
+	// proportion to their weights, so that without the cookie one client
+	// may flip between versions. With it, the first answer of a weighted
+	// route sets the cookie (for the route's prefix, HttpOnly, for the
+	// session) to an opaque key of the side chosen, the same on every
+	// gateway; a request whose cookie names a side of the route with a
+	// weight above 0 keeps that side, any other gets a fresh choice and a
+	// new cookie. A policy's `lb_policy cookie` then pins the replica
+	// within the side. In the Caddyfile, `side_cookie` alone names it
+	// faas_side. Default: "" (no cookie)
+	SideCookie string `json:"side_cookie,omitempty"`
 
 	// Do not count this handler's requests in the per-route and
 	// per-replica metrics, the routes API and the status page (the
@@ -105,6 +129,11 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 		return err
 	}
 	sr.policies = ps
+	if sr.SideCookie != "" {
+		if err := (&http.Cookie{Name: sr.SideCookie, Value: "k"}).Valid(); err != nil {
+			return fmt.Errorf("side_cookie %q: %w", sr.SideCookie, err)
+		}
+	}
 	if err := defaultReadyTimeoutOf(&sr.ReadyTimeout); err != nil {
 		return err
 	}
@@ -132,7 +161,12 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if rt == nil {
 		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}
-	side := rt.Pick()
+	var side *routing.Side
+	if !rt.Weighted {
+		side = rt.Pick() // its one side, inlined: what a route costs without weights
+	} else if side = sr.pickWeighted(w, r, rt); side == nil {
+		return writeUnavailable(w, fmt.Sprintf("503 service unavailable: every service sharing the path %q has weight 0\n", rt.Prefix))
+	}
 
 	caddyhttp.SetVar(r.Context(), routeVar, side)
 	caddyhttp.SetVar(r.Context(), serviceVar, side.Service)
@@ -151,6 +185,26 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		return sr.dispatch(w, r, rt, side, next)
 	}
 	return sr.serveCounted(w, r, next, rt, side)
+}
+
+// pickWeighted returns the side of rt, a weighted route, that serves the
+// request, nil if none can (every weight 0). With a side cookie, it keeps
+// the side the client's cookie names while its weight is above 0, or else
+// picks one and sets the cookie to it.
+func (sr *SwarmRoute) pickWeighted(w http.ResponseWriter, r *http.Request, rt *routing.Route) *routing.Side {
+	if sr.SideCookie == "" {
+		return rt.Pick()
+	}
+	for _, c := range r.CookiesNamed(sr.SideCookie) {
+		if s := rt.SideByKey(c.Value); s != nil && s.Weight > 0 {
+			return s
+		}
+	}
+	s := rt.Pick()
+	if s != nil {
+		http.SetCookie(w, &http.Cookie{Name: sr.SideCookie, Value: s.Key, Path: rt.Prefix, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	}
+	return s
 }
 
 // dispatch hands the prepared request to the route's policy, if it has
@@ -196,7 +250,7 @@ func (sr *SwarmRoute) serveCounted(w http.ResponseWriter, r *http.Request, next 
 		// A retry may have gone to a replica that joined after the
 		// side was chosen: it is in the current table's side.
 		if cur := sr.watcher.Table().Lookup(rt.Host, rt.Prefix); cur != nil {
-			if cs := cur.Side(side.Service); cs != nil && cs.Meter != nil {
+			if cs := cur.Side(side.Service, side.Name); cs != nil && cs.Meter != nil {
 				cs.Meter.Served(addr)
 			}
 		}

@@ -104,6 +104,9 @@ func (su *SwarmUpstreams) currentSide(r *http.Request) *routing.Side {
 			return nil
 		}
 		side := rt.Pick()
+		if side == nil {
+			return nil // a weighted route whose every weight is 0
+		}
 		if side.Policy != "" {
 			su.refusePolicy(rt, side)
 			return nil
@@ -112,7 +115,7 @@ func (su *SwarmUpstreams) currentSide(r *http.Request) *routing.Side {
 	}
 	claim := chosen.Route()
 	if rt := t.Lookup(claim.Host, claim.Prefix); rt != nil {
-		return rt.Side(chosen.Service)
+		return rt.Side(chosen.Service, chosen.Name)
 	}
 	return nil
 }

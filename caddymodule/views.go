@@ -19,7 +19,8 @@ type routesView struct {
 	NotRouted []notRoutedView `json:"not_routed"`
 }
 
-// routeView is one route: a claim of a service on a host and prefix.
+// routeView is one route: a claim of a service on a host and prefix (on
+// a weighted route, one of the sides that share it).
 type routeView struct {
 	Host     string            `json:"host"` // "" for any host
 	Prefix   string            `json:"prefix"`
@@ -27,7 +28,9 @@ type routeView struct {
 	Route    string            `json:"route,omitempty"`  // the route's name, "" for the service-level one
 	Policy   string            `json:"policy,omitempty"` // the policy it chose by label, "" for the default handling
 	Strip    bool              `json:"strip"`
-	Requests map[string]uint64 `json:"requests"` // since routed, by status class
+	Weight   *uint32           `json:"weight,omitempty"` // on a weighted route: the side's weight
+	Share    *float64          `json:"share,omitempty"`  // on a weighted route: its part of the requests, 0 to 1
+	Requests map[string]uint64 `json:"requests"`         // since routed, by status class
 	Replicas []replicaView     `json:"replicas"`
 }
 
@@ -74,6 +77,10 @@ func routesOf(w *discovery.Watcher) routesView {
 	v := routesView{Routes: []routeView{}, NotRouted: []notRoutedView{}}
 	snap.Table.EachSide(func(r *routing.Route, s *routing.Side) {
 		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: s.Service, Route: s.Name, Policy: s.Policy, Strip: s.Strip, Replicas: []replicaView{}}
+		if r.Weighted {
+			weight, share := s.Weight, r.Share(s)
+			rv.Weight, rv.Share = &weight, &share
+		}
 		if s.Meter != nil {
 			rv.Requests = make(map[string]uint64, len(routing.StatusClasses))
 			for i, c := range routing.StatusClasses {

@@ -18,16 +18,21 @@ func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
 		var old *routing.Side
 		oldRoute := prev.Table.Lookup(r.Host, r.Prefix)
 		if oldRoute != nil {
-			old = oldRoute.Side(s.Service)
+			old = oldRoute.Side(s.Service, s.Name)
 		}
-		changed = changed || old == nil || old.Policy != s.Policy || !slices.Equal(old.Upstreams, s.Upstreams)
+		changed = changed || old == nil || old.Policy != s.Policy || !slices.Equal(old.Upstreams, s.Upstreams) ||
+			old.Weight != s.Weight || oldRoute.Weighted != r.Weighted
 		switch {
 		case oldRoute == nil:
 			l.Info("route added", LogFields(r, s, zap.Int("replicas", len(s.Upstreams)))...)
+		case old == nil && (r.Weighted || oldRoute.Weighted):
+			l.Info("side added", LogFields(r, s, zap.Int("replicas", len(s.Upstreams)))...)
 		case old == nil:
 			l.Info("route changed service", LogFields(r, s, zap.String("from", oldRoute.Sides[0].Service), zap.Int("replicas", len(s.Upstreams)))...)
 		case old.Policy != s.Policy:
 			l.Info("route changed policy", LogFields(r, s, zap.String("from", old.Policy), zap.Int("replicas", len(s.Upstreams)))...)
+		case old.Weight != s.Weight || oldRoute.Weighted != r.Weighted:
+			l.Info("weight changed", LogFields(r, s, zap.Uint32("from", old.Weight))...)
 		case len(old.Upstreams) != len(s.Upstreams):
 			l.Info("replicas changed", LogFields(r, s, zap.Int("from", len(old.Upstreams)), zap.Int("replicas", len(s.Upstreams)))...)
 		case !slices.Equal(old.Upstreams, s.Upstreams):
@@ -35,9 +40,17 @@ func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
 		}
 	})
 	prev.Table.Each(func(r *routing.Route) {
-		if next.Table.Lookup(r.Host, r.Prefix) == nil {
+		cur := next.Table.Lookup(r.Host, r.Prefix)
+		if cur == nil {
 			changed = true
 			l.Info("route removed", LogFields(r, &r.Sides[0])...)
+			return
+		}
+		for i := range r.Sides {
+			if s := &r.Sides[i]; r.Weighted && cur.Side(s.Service, s.Name) == nil {
+				changed = true
+				l.Info("side removed", LogFields(r, s)...)
+			}
 		}
 	})
 	for k, p := range next.Report.Problems {
@@ -54,7 +67,7 @@ func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
 
 // LogFields are the log fields naming a side of a route, then extra.
 func LogFields(r *routing.Route, s *routing.Side, extra ...zap.Field) []zap.Field {
-	f := make([]zap.Field, 0, 5+len(extra))
+	f := make([]zap.Field, 0, 6+len(extra))
 	if r.Host != "" {
 		f = append(f, zap.String("host", r.Host))
 	}
@@ -64,6 +77,9 @@ func LogFields(r *routing.Route, s *routing.Side, extra ...zap.Field) []zap.Fiel
 	}
 	if s.Policy != "" {
 		f = append(f, zap.String("policy", s.Policy))
+	}
+	if r.Weighted {
+		f = append(f, zap.Uint32("weight", s.Weight))
 	}
 	return append(f, extra...)
 }

@@ -25,6 +25,7 @@ func TestLogChanges(t *testing.T) {
 		{"removed", func(*routing.Side) *routing.Side { return nil }, "route removed"},
 		{"service", func(s *routing.Side) *routing.Side { s.Service = "other"; return s }, "route changed service"},
 		{"policy", func(s *routing.Side) *routing.Side { s.Policy = "sticky"; return s }, "route changed policy"},
+		{"weight", func(s *routing.Side) *routing.Side { s.Weight = 5; return s }, "weight changed"},
 		{"replica count", func(s *routing.Side) *routing.Side { s.Upstreams = s.Upstreams[:1]; return s }, "replicas changed"},
 		{"replica replaced", func(s *routing.Side) *routing.Side { s.Upstreams = []string{"10.0.0.1:80", "10.0.0.3:80"}; return s }, "replicas replaced"},
 	}
@@ -54,6 +55,43 @@ func TestLogChanges(t *testing.T) {
 			}
 			if (tt.wantMsg == "" && len(got) != 0) || (tt.wantMsg != "" && (len(got) != 1 || got[0] != tt.wantMsg)) {
 				t.Errorf("logged %q, want %q", got, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestLogWeightedSides: a side that joins or leaves a weighted route is
+// logged as such, once, and is a change.
+func TestLogWeightedSides(t *testing.T) {
+	snapshot := func(services ...string) *Snapshot {
+		t := routing.NewTable()
+		for i, s := range services {
+			side := routing.Side{Service: s, Weight: 1, Upstreams: []string{"10.0.0.1:80"}}
+			if i == 0 {
+				t.Add(routing.NewWeightedRoute("", "/app", side))
+			} else {
+				t.Join("", "/app", side)
+			}
+		}
+		return &Snapshot{Table: t, Report: NewReport()}
+	}
+	for _, tt := range []struct {
+		name       string
+		prev, next *Snapshot
+		want       string
+	}{
+		{"joins", snapshot("blue"), snapshot("blue", "green"), "side added"},
+		{"leaves", snapshot("blue", "green"), snapshot("blue"), "side removed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.DebugLevel)
+			changed := logChanges(zap.New(core), tt.prev, tt.next)
+			var got []string
+			for _, e := range logs.All() {
+				got = append(got, e.Message)
+			}
+			if !changed || len(got) != 1 || got[0] != tt.want {
+				t.Errorf("changed %v, logged %q; want a change and %q", changed, got, tt.want)
 			}
 		})
 	}

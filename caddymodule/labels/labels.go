@@ -11,12 +11,13 @@ package labels
 
 import (
 	"fmt"
-	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"maps"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
 
 // Label names, relative to the label prefix (default "faas").
@@ -30,11 +31,12 @@ const (
 	Host        = "host"
 	Routes      = "routes"
 	Policy      = "policy"
+	Weight      = "weight"
 )
 
 // routeFields are the labels a named route may set, under
 // `<prefix>.routes.<name>.`; the others are the service's.
-var routeFields = []string{Host, Path, Port, StripPrefix, Policy}
+var routeFields = []string{Host, Path, Port, StripPrefix, Policy, Weight}
 
 // StackNamespace is set by `docker stack deploy` on every service it creates.
 const StackNamespace = "com.docker.stack.namespace"
@@ -70,6 +72,10 @@ type Config struct {
 	Routes []RouteConfig
 	// Disabled are the named routes a malformed label disables, with why.
 	Disabled []RouteProblem
+	// Warnings are the routes routed in spite of a malformed label, with
+	// why: a bad weight label leaves its route (Route "" for the service
+	// level, whose weight is the named routes' default) unweighted.
+	Warnings []RouteProblem
 }
 
 // RouteConfig is one route a service declares.
@@ -82,6 +88,11 @@ type RouteConfig struct {
 	// Policy names the Caddy named route (`&(name)`) that handles the
 	// route's requests, "" for what follows swarm_route.
 	Policy string
+	// Weighted says the route has a weight label: it shares its claim
+	// with the other weighted claims on the same host and prefix, in
+	// proportion to Weight (0 to routing.MaxWeight; 0 takes it out).
+	Weighted bool
+	Weight   uint32
 }
 
 // RouteProblem is a named route disabled by its labels.
@@ -115,6 +126,7 @@ func Parse(labels map[string]string, prefix, name, defaultLB string) (Config, er
 	if err != nil {
 		return cfg, err
 	}
+	base = l.weight("", base, &cfg)
 	if v, ok := l.get(Network); ok {
 		cfg.Network = strings.TrimSpace(v)
 		if cfg.Network == "" {
@@ -145,7 +157,7 @@ func Parse(labels map[string]string, prefix, name, defaultLB string) (Config, er
 			continue
 		}
 		r.Name = rn
-		cfg.Routes = append(cfg.Routes, r)
+		cfg.Routes = append(cfg.Routes, l.weight(Routes+"."+rn+".", r, &cfg))
 	}
 	return cfg, nil
 }
@@ -212,6 +224,27 @@ func (l labelReader) route(sub string, def RouteConfig, pathSet bool) (RouteConf
 	strip, err := l.boolean(sub+StripPrefix, r.Strip)
 	r.Strip = strip
 	return r, pathSet, err
+}
+
+// weight reads the weight label under sub into r. A malformed one is a
+// warning in cfg (route rn, "" for the service level) and leaves r
+// unweighted, whatever its default: a typo never gives a claim a share
+// it was not meant to have.
+func (l labelReader) weight(sub string, r RouteConfig, cfg *Config) RouteConfig {
+	v, ok := l.get(sub + Weight)
+	if !ok {
+		return r
+	}
+	w, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	if err != nil || w > routing.MaxWeight {
+		rn := strings.TrimSuffix(strings.TrimPrefix(sub, Routes+"."), ".")
+		cfg.Warnings = append(cfg.Warnings, RouteProblem{Route: rn, Err: fmt.Errorf(
+			"label %s%s%s=%q: want an integer from 0 to %d; the route is routed without a weight", l.prefix, sub, Weight, v, routing.MaxWeight)})
+		r.Weighted, r.Weight = false, 0
+		return r
+	}
+	r.Weighted, r.Weight = true, uint32(w)
+	return r
 }
 
 // routeNames returns the names of the routes declared as

@@ -1,11 +1,12 @@
 package labels
 
 import (
-	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
-	"github.com/faas-gateway/faas-gateway/internal/check"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/internal/check"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -153,6 +154,7 @@ func TestParseRoutes(t *testing.T) {
 		labels       map[string]string
 		want         []RouteConfig
 		wantDisabled map[string]string // route -> error substring
+		wantWarnings map[string]string // route ("" for the service) -> warning substring
 		wantErr      string
 	}{
 		{name: "host alone claims the whole host", labels: on("faas.host", "API.example.com"),
@@ -206,6 +208,41 @@ func TestParseRoutes(t *testing.T) {
 			},
 			wantDisabled: map[string]string{"c": `label faas.routes.c.policy="no/such"`},
 		},
+		{name: "a weight", labels: on("faas.weight", " 90 "),
+			want: []RouteConfig{{Prefix: "/svc", Port: 80, Strip: true, Weighted: true, Weight: 90}}},
+		{name: "weight 0 and the largest", labels: on("faas.routes.a.weight", "0", "faas.routes.b.weight", "1000000"),
+			want: []RouteConfig{
+				{Name: "a", Prefix: "/svc", Port: 80, Strip: true, Weighted: true, Weight: 0},
+				{Name: "b", Prefix: "/svc", Port: 80, Strip: true, Weighted: true, Weight: 1_000_000},
+			}},
+		{
+			name: "named routes take the service's weight, or their own",
+			labels: on("faas.weight", "5",
+				"faas.routes.a.path", "/a",
+				"faas.routes.b.path", "/b", "faas.routes.b.weight", "7"),
+			want: []RouteConfig{
+				{Name: "a", Prefix: "/a", Port: 80, Strip: true, Weighted: true, Weight: 5},
+				{Name: "b", Prefix: "/b", Port: 80, Strip: true, Weighted: true, Weight: 7},
+			},
+		},
+		{name: "a bad service weight: routed without a weight, with a warning", labels: on("faas.weight", "ten"),
+			want:         []RouteConfig{{Prefix: "/svc", Port: 80, Strip: true}},
+			wantWarnings: map[string]string{"": `label faas.weight="ten": want an integer from 0 to 1000000`}},
+		{
+			name: "bad route weights: those routes unweighted, the others keep theirs",
+			labels: on("faas.weight", "5",
+				"faas.routes.a.weight", "1000001",
+				"faas.routes.b.weight", "-1",
+				"faas.routes.c.weight", "2.5",
+				"faas.routes.d.path", "/d"),
+			want: []RouteConfig{
+				{Name: "a", Prefix: "/svc", Port: 80, Strip: true},
+				{Name: "b", Prefix: "/svc", Port: 80, Strip: true},
+				{Name: "c", Prefix: "/svc", Port: 80, Strip: true},
+				{Name: "d", Prefix: "/d", Port: 80, Strip: true, Weighted: true, Weight: 5},
+			},
+			wantWarnings: map[string]string{"a": `faas.routes.a.weight="1000001"`, "b": `faas.routes.b.weight="-1"`, "c": "without a weight"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,14 +253,22 @@ func TestParseRoutes(t *testing.T) {
 			if !reflect.DeepEqual(got.Routes, tt.want) {
 				t.Errorf("routes = %+v, want %+v", got.Routes, tt.want)
 			}
-			if len(got.Disabled) != len(tt.wantDisabled) {
-				t.Errorf("disabled = %v, want %v", got.Disabled, tt.wantDisabled)
-			}
-			for _, d := range got.Disabled {
-				if want, ok := tt.wantDisabled[d.Route]; !ok || !strings.Contains(d.Err.Error(), want) {
-					t.Errorf("route %s disabled with %v, want an error containing %q", d.Route, d.Err, want)
-				}
-			}
+			checkProblems(t, "disabled", got.Disabled, tt.wantDisabled)
+			checkProblems(t, "warned", got.Warnings, tt.wantWarnings)
 		})
+	}
+}
+
+// checkProblems checks that got are exactly the routes of want, each with
+// an error containing want's substring.
+func checkProblems(t *testing.T, what string, got []RouteProblem, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+	for _, d := range got {
+		if w, ok := want[d.Route]; !ok || !strings.Contains(d.Err.Error(), w) {
+			t.Errorf("route %q %s with %v, want an error containing %q", d.Route, what, d.Err, w)
+		}
 	}
 }

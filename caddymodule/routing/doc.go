@@ -4,9 +4,10 @@
 // request counts on. Nothing here knows Docker: the sources below
 // discovery build tables, the Caddy modules read them.
 //
-// Files: route.go (a route, its sides and replicas), table.go (the table
-// and its lookups), match.go (matching a request), hostname.go (the host
-// name of a Host header), paths.go (cleaning, matching and stripping
-// paths), meters.go (per-route and per-replica counters), histogram.go
-// (the lock-free histogram they observe into).
+// Files: route.go (a route, its sides and replicas), weights.go (the
+// draw and the side keys of weighted routes), table.go (the table and its
+// lookups), match.go (matching a request), hostname.go (the host name of
+// a Host header), paths.go (cleaning, matching and stripping paths),
+// meters.go (per-route and per-replica counters), histogram.go (the
+// lock-free histogram they observe into).
 package routing

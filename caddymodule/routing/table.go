@@ -60,12 +60,24 @@ func (t *Table) Add(r *Route) bool {
 	if _, taken := pt.byPrefix[r.Prefix]; taken {
 		return false
 	}
-	for i := range r.Sides {
-		r.Sides[i].route = r
-	}
+	r.index()
 	pt.byPrefix[r.Prefix] = r
 	pt.depth = max(pt.depth, Segments(r.Prefix))
 	t.n++
+	return true
+}
+
+// Join adds side to the weighted route that claims exactly host and
+// prefix, and reports whether it did: not if no route claims them, or the
+// route is not weighted. Only builders call it, before the table is
+// published.
+func (t *Table) Join(host, prefix string, side Side) bool {
+	r := t.Lookup(host, prefix)
+	if r == nil || !r.Weighted {
+		return false
+	}
+	r.Sides = append(r.Sides, side)
+	r.index()
 	return true
 }
 

@@ -65,6 +65,9 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		for _, d := range cfg.Disabled {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, notRouted(d.Route)+d.Err.Error())
 		}
+		for _, d := range cfg.Warnings {
+			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonCaveat, d.Err.Error())
+		}
 
 		netID, caveat, err := nets.choose(svc, cfg.Network, opts.Network)
 		if err != nil {
@@ -93,16 +96,40 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 			if len(hosts) == 0 {
 				hosts = []string{""} // any host
 			}
+			side := routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Weight: rc.Weight, Upstreams: ups, Replicas: reps, Local: local}
 			for _, host := range hosts {
-				r := routing.NewRoute(host, rc.Prefix, routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Upstreams: ups, Replicas: reps, Local: local})
-				if !t.Add(r) {
-					owner := t.Lookup(host, rc.Prefix)
-					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, fmt.Sprintf("%s%s is already claimed by %s", notRouted(rc.Name), claimOf(r), describe(owner.Sides[0])))
+				if msg := claim(t, host, rc.Prefix, side, rc.Weighted); msg != "" {
+					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, notRouted(rc.Name)+msg)
 				}
 			}
 		}
 	}
 	return t, rep
+}
+
+// claim puts side's claim on host and prefix in t, claims being made
+// oldest first, and returns why it lost, "" if it did not. The oldest
+// claim owns the route: an unweighted one alone, as it always did; a
+// weighted one shares it with every weighted claim that follows, and
+// unweighted ones lose.
+func claim(t *routing.Table, host, prefix string, side routing.Side, weighted bool) string {
+	newRoute := routing.NewRoute
+	if weighted {
+		newRoute = routing.NewWeightedRoute
+	}
+	r := newRoute(host, prefix, side)
+	if t.Add(r) || weighted && t.Join(host, prefix, side) {
+		return ""
+	}
+	owner := t.Lookup(host, prefix)
+	msg := fmt.Sprintf("%s is already claimed by %s", claimOf(r), describe(owner.Sides[0]))
+	switch {
+	case weighted:
+		return msg + ", which has no weight (give it a weight label to share the route)"
+	case owner.Weighted:
+		return msg + ", whose weighted claims share it (give this one a weight label to join them)"
+	}
+	return msg
 }
 
 // notRouted starts the message of a service or route that is not routed.

@@ -1,10 +1,12 @@
 package swarmsource
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
@@ -236,21 +238,113 @@ func TestBuildTable(t *testing.T) {
 					t.Errorf("route %s = %v, want %v", p, got[p], ups)
 				}
 			}
-			if len(rep.Problems) != len(tt.wantProblems) {
-				t.Errorf("problems = %v, want %v", rep.Problems, tt.wantProblems)
-			}
-			for svc, sub := range tt.wantProblems {
-				k := discovery.ProblemKey{Service: svc}
-				if s, r, ok := strings.Cut(svc, "/"); ok {
-					k = discovery.ProblemKey{Service: s, Route: r}
-				}
-				if !strings.Contains(rep.Problems[k].Message, sub) {
-					t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
-				}
-			}
+			checkProblems(t, rep, tt.wantProblems)
 			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {
 				t.Errorf("converging = %v, want %v", got, tt.converging)
 			}
+		})
+	}
+}
+
+// checkProblems checks that rep has exactly the problems of want, by
+// service or service/route, each with a message containing want's
+// substring.
+func checkProblems(t *testing.T, rep discovery.Report, want map[string]string) {
+	t.Helper()
+	if len(rep.Problems) != len(want) {
+		t.Errorf("problems = %v, want %v", rep.Problems, want)
+	}
+	for svc, sub := range want {
+		k := discovery.ProblemKey{Service: svc}
+		if s, r, ok := strings.Cut(svc, "/"); ok {
+			k = discovery.ProblemKey{Service: s, Route: r}
+		}
+		if !strings.Contains(rep.Problems[k].Message, sub) {
+			t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
+		}
+	}
+}
+
+// TestBuildWeights: the rules for claims on one host and prefix, as
+// docs/traffic.md's table has them. The oldest claim owns the route:
+// unweighted, it keeps it alone; weighted, every weighted claim shares it
+// and the unweighted ones lose. A bad weight is a caveat, and its claim
+// is unweighted.
+func TestBuildWeights(t *testing.T) {
+	nets := []network.Summary{fake.Network(fake.NetID, "faas_net", "10.0.1.0/24")}
+	svc := func(name string, age int, kv ...string) swarm.Service {
+		return fake.Service(name, fake.Enabled(append([]string{"faas.path", "/app"}, kv...)...), fake.ServiceCreated(time.Duration(age)))
+	}
+	tests := []struct {
+		name         string
+		services     []swarm.Service
+		wantWeighted bool
+		want         []string          // the sides of /app, oldest first: service:weight, or service alone
+		wantProblems map[string]string // service, or service/route -> substring
+	}{
+		{name: "unweighted: the older alone",
+			services:     []swarm.Service{svc("blue", 1), svc("green", 2)},
+			want:         []string{"blue"},
+			wantProblems: map[string]string{"green": "already claimed by older service blue"}},
+		{name: "weighted: shared, in the order of age",
+			services:     []swarm.Service{svc("green", 2, "faas.weight", "10"), svc("blue", 1, "faas.weight", "90")},
+			wantWeighted: true, want: []string{"blue:90", "green:10"}},
+		{name: "weight 0 keeps its side",
+			services:     []swarm.Service{svc("blue", 1, "faas.weight", "0"), svc("green", 2, "faas.weight", "100")},
+			wantWeighted: true, want: []string{"blue:0", "green:100"}},
+		{name: "one weighted claim: a weighted route of one side",
+			services:     []swarm.Service{svc("blue", 1, "faas.weight", "0")},
+			wantWeighted: true, want: []string{"blue:0"}},
+		{name: "the older unweighted: it keeps the route, the weighted lose",
+			services:     []swarm.Service{svc("blue", 1), svc("green", 2, "faas.weight", "10"), svc("canary", 3, "faas.weight", "5")},
+			want:         []string{"blue"},
+			wantProblems: map[string]string{"green": "older service blue, which has no weight", "canary": "which has no weight"}},
+		{name: "the older weighted: the weighted share, the unweighted lose",
+			services:     []swarm.Service{svc("blue", 1, "faas.weight", "90"), svc("stray", 2), svc("green", 3, "faas.weight", "10")},
+			wantWeighted: true, want: []string{"blue:90", "green:10"},
+			wantProblems: map[string]string{"stray": "whose weighted claims share it"}},
+		{name: "a bad weight on the younger: a caveat, and it loses as unweighted",
+			services:     []swarm.Service{svc("blue", 1, "faas.weight", "90"), svc("green", 2, "faas.weight", "ten")},
+			wantWeighted: true, want: []string{"blue:90"},
+			wantProblems: map[string]string{"green": "whose weighted claims share it"}},
+		{name: "a bad weight on the older: it keeps the route alone",
+			services:     []swarm.Service{svc("blue", 1, "faas.weight", "9O"), svc("green", 2, "faas.weight", "10")},
+			want:         []string{"blue"},
+			wantProblems: map[string]string{"blue": `label faas.weight="9O"`, "green": "which has no weight"}},
+		{name: "named routes of one service share too",
+			services:     []swarm.Service{svc("app", 1, "faas.routes.a.weight", "1", "faas.routes.b.weight", "3")},
+			wantWeighted: true, want: []string{"app/a:1", "app/b:3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tasks []swarm.Task
+			for i, s := range tt.services {
+				tasks = append(tasks, fake.Task(s.ID, fmt.Sprintf("10.0.1.%d", 10+i)))
+			}
+			table, rep := Build(State{Services: tt.services, Tasks: tasks, Networks: nets, LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.1.2")}},
+				Options{LabelPrefix: "faas", LB: labels.LBTasks})
+			r := table.Lookup("", "/app")
+			if r == nil {
+				t.Fatalf("/app not routed: %v", rep.Problems)
+			}
+			var got []string
+			for _, s := range r.Sides {
+				n := s.Service
+				if s.Name != "" {
+					n += "/" + s.Name
+				}
+				if r.Weighted {
+					n += fmt.Sprintf(":%d", s.Weight)
+				}
+				if len(s.Upstreams) != 1 {
+					t.Errorf("side %s has upstreams %v, want its one replica", n, s.Upstreams)
+				}
+				got = append(got, n)
+			}
+			if r.Weighted != tt.wantWeighted || !slices.Equal(got, tt.want) {
+				t.Errorf("/app: weighted %v, sides %v; want %v, %v", r.Weighted, got, tt.wantWeighted, tt.want)
+			}
+			checkProblems(t, rep, tt.wantProblems)
 		})
 	}
 }
