@@ -188,3 +188,67 @@ func clock(d time.Duration) string {
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
+
+// TestSoakReport holds the soak's verdict to its samples, without Docker:
+// a clean run passes, and each kind of growth, a failed request or a
+// replaced gateway stops it from passing.
+func TestSoakReport(t *testing.T) {
+	cfg := soakConfig{duration: 30 * time.Minute, warmup: 5 * time.Minute, interval: time.Minute}
+	ids := func(n int) map[string]bool {
+		m := map[string]bool{}
+		for i := range n {
+			m[fmt.Sprintf("s{i=%q}", fmt.Sprint(i))] = true
+		}
+		return m
+	}
+	clean := func() []soakSample {
+		var ss []soakSample
+		for i := range 31 {
+			ss = append(ss, soakSample{At: time.Duration(i) * time.Minute, Container: "c1", Heap: 8e6 + uint64(i%2)*1e4,
+				Goroutines: 60 + i%3, FDs: 30, Series: 400, Routes: 1, Replicas: 3, seriesIDs: ids(400)})
+		}
+		return ss
+	}
+	ok := loadgen.Summary{Sent: 360000}
+	for _, tc := range []struct {
+		name   string
+		sum    loadgen.Summary
+		change func([]soakSample)
+		pass   bool
+		says   string
+	}{
+		{"clean", ok, func([]soakSample) {}, true, "soak: PASS"},
+		{"a failed request", loadgen.Summary{Sent: 360000, Failed: 1, Errors: map[string]int{"status 502": 1}}, func([]soakSample) {}, false, "status 502"},
+		{"heap grows", ok, func(ss []soakSample) {
+			for i := range ss {
+				ss[i].Heap += uint64(i) * 2e4
+			}
+		}, false, "heap         FAIL"},
+		{"a goroutine per cycle", ok, func(ss []soakSample) {
+			for i := range ss {
+				ss[i].Goroutines += i
+			}
+		}, false, "goroutines   FAIL"},
+		{"growth in the warm-up only", ok, func(ss []soakSample) {
+			for i := range 5 {
+				ss[i].FDs -= 5 - i
+				ss[i].Goroutines -= 20
+			}
+		}, true, "soak: PASS"},
+		{"a series left behind", ok, func(ss []soakSample) {
+			last := &ss[len(ss)-1]
+			last.Series, last.seriesIDs = 401, ids(401)
+		}, false, `new [s{i="400"}]`},
+		{"the gateway replaced", ok, func(ss []soakSample) { ss[20].Container = "c2" }, false, "gateway      FAIL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := clean()
+			tc.change(ss)
+			r := soakReport(cfg, tc.sum, ss, 5)
+			t.Log("\n" + r.text)
+			if r.pass != tc.pass || !strings.Contains(r.text, tc.says) {
+				t.Errorf("pass %v, want %v, and the report should say %q:\n%s", r.pass, tc.pass, tc.says, r.text)
+			}
+		})
+	}
+}
