@@ -16,9 +16,14 @@ import (
 	"time"
 )
 
-// adminAddr is the gateway's admin endpoint inside its container
-// (gateway.caddy's `admin localhost:2019`).
-const adminAddr = "http://localhost:2019"
+// Inside the gateway's container: its admin endpoint (gateway.caddy's
+// `admin localhost:2019`), the port of its site (the Caddyfile's :8081)
+// and multiply's (faas.port).
+const (
+	adminAddr    = "http://localhost:2019"
+	sitePort     = 8081
+	upstreamPort = 8080
+)
 
 // soakSample is what the soak reads from the gateway once a cycle.
 type soakSample struct {
@@ -27,9 +32,15 @@ type soakSample struct {
 	Heap       uint64        // live heap after a forced GC (MemStats' HeapAlloc)
 	Goroutines int
 	FDs        int // open file descriptors of the gateway's process
-	Series     int // sample lines in /metrics
-	Routes     int // routes in /swarm/routes
-	Replicas   int // replicas across them
+	// Clients are the load's connections to the gateway, and Upstreams the
+	// gateway's to the replicas (established, in the container's network
+	// namespace): pools whose size follows the load's concurrency, each
+	// one a descriptor, and a goroutine (a server connection) or two (a
+	// transport's).
+	Clients, Upstreams int
+	Series             int // sample lines in /metrics
+	Routes             int // routes in /swarm/routes
+	Replicas           int // replicas across them
 	// seriesIDs are the series (name and labels) of /metrics, to name
 	// those that differ between two samples.
 	seriesIDs map[string]bool
@@ -96,6 +107,9 @@ func sampleGateway(t *testing.T, at time.Duration) (soakSample, error) {
 		return s, fmt.Errorf("the gateway's descriptors: %w", err)
 	}
 	s.FDs = len(fds)
+	if s.Clients, s.Upstreams, err = connections(pid); err != nil {
+		return s, err
+	}
 
 	heap, err := adminGet(pid, "/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
@@ -136,6 +150,53 @@ func sampleGateway(t *testing.T, at time.Duration) (soakSample, error) {
 	s.seriesIDs, err = metricSeries()
 	s.Series = len(s.seriesIDs)
 	return s, err
+}
+
+// NetFDs are the descriptors other than the pooled HTTP connections.
+func (s soakSample) NetFDs() int { return s.FDs - s.Clients - s.Upstreams }
+
+// NetGoroutines are the goroutines other than the pooled HTTP
+// connections': one per idle server connection, a read and a write loop
+// per transport connection.
+func (s soakSample) NetGoroutines() int { return s.Goroutines - s.Clients - 2*s.Upstreams }
+
+// connections counts the established TCP connections of the network
+// namespace of process pid to sitePort (the load's) and to upstreamPort
+// (to the replicas), from /proc/<pid>/net/tcp and tcp6.
+func connections(pid int) (clients, upstreams int, err error) {
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			return 0, 0, fmt.Errorf("the gateway's connections: %w", err)
+		}
+		c, u := countEstablished(string(b), sitePort, upstreamPort)
+		clients, upstreams = clients+c, upstreams+u
+	}
+	return clients, upstreams, nil
+}
+
+// countEstablished counts the lines of a /proc/net/tcp table in state
+// ESTABLISHED (01) whose local port is local, and whose remote port is
+// remote.
+func countEstablished(table string, local, remote int) (locals, remotes int) {
+	for line := range strings.Lines(table) {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "01" {
+			continue
+		}
+		port := func(addr string) int {
+			_, hex, _ := strings.Cut(addr, ":")
+			n, _ := strconv.ParseInt(hex, 16, 32)
+			return int(n)
+		}
+		switch {
+		case port(f[1]) == local:
+			locals++
+		case port(f[2]) == remote:
+			remotes++
+		}
+	}
+	return locals, remotes
 }
 
 // metricSeries returns the series of the gateway's /metrics (the
@@ -185,4 +246,19 @@ func seriesDiff(a, b map[string]bool) []string {
 		}
 	}
 	return only
+}
+
+func TestCountEstablished(t *testing.T) {
+	// /proc/net/tcp6 lines: a client on :8081 (1F91), one to a replica's
+	// :8080 (1F90), one closing, a listener, and one to docker-api.
+	const table = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1
+   1: 0000000000000000FFFF00000200000A:1F91 0000000000000000FFFF00000100000A:C73A 01 00000000:00000000 00:00000000 00000000     0        0 2 1
+   2: 0000000000000000FFFF00000200000A:9EFC 0000000000000000FFFF00000700000A:1F90 01 00000000:00000000 00:00000000 00000000     0        0 3 1
+   3: 0000000000000000FFFF00000200000A:9EFD 0000000000000000FFFF00000800000A:1F90 08 00000000:00000000 00:00000000 00000000     0        0 4 1
+   4: 0000000000000000FFFF00000200000A:D32A 0000000000000000FFFF00000900000A:0948 01 00000000:00000000 00:00000000 00000000     0        0 5 1
+`
+	if c, u := countEstablished(table, sitePort, upstreamPort); c != 1 || u != 1 {
+		t.Errorf("countEstablished = %d clients, %d upstreams, want 1 and 1", c, u)
+	}
 }

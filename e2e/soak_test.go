@@ -93,8 +93,8 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sample %d: %v", i+1, err)
 		}
-		t.Logf("sample %d at %v: heap %d, goroutines %d, descriptors %d, series %d, routes %d (%d replicas)",
-			i+1, s.At.Round(time.Second), s.Heap, s.Goroutines, s.FDs, s.Series, s.Routes, s.Replicas)
+		t.Logf("sample %d at %v: heap %d, goroutines %d, descriptors %d, connections %d in %d out, series %d, routes %d (%d replicas)",
+			i+1, s.At.Round(time.Second), s.Heap, s.Goroutines, s.FDs, s.Clients, s.Upstreams, s.Series, s.Routes, s.Replicas)
 		samples = append(samples, s)
 		if time.Duration(i+1)*cfg.interval > cfg.duration {
 			break
@@ -121,27 +121,30 @@ type soakVerdict struct {
 // soakReport prints the samples as a table and judges them: no failed
 // request; the gateway's container never replaced; after the warm-up the
 // heap's slope within soakHeapGrowth per 24 h, goroutines and descriptors
-// within ±soakBand of their first sample; the metric series and the route
-// table at the end as at the start.
+// less the pooled HTTP connections' within ±soakBand of their first
+// sample; the metric series and the route table at the end as at the
+// start.
 func soakReport(cfg soakConfig, sum loadgen.Summary, samples []soakSample, outageCycle int) soakVerdict {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %d req/s through the gateway for %v; a churn cycle every %v (scale %d→%d→%d, roll, add and remove a labelled service, flip a label; the Docker API away %v in cycle %d); warm-up %v\n",
 		soakRate, cfg.duration, cfg.interval, soakReplicas, soakScaleTo, soakReplicas, soakOutage, outageCycle+1, cfg.warmup)
-	fmt.Fprintf(&b, "%6s %12s %10s %11s %7s %6s %8s\n", "time", "heap (B)", "goroutines", "descriptors", "series", "routes", "replicas")
+	b.WriteString("goroutines and descriptors: all, and (net) less the pooled HTTP connections, of the load to the gateway (clients) and of the gateway to the replicas (upstreams)\n")
+	fmt.Fprintf(&b, "%6s %12s %10s %5s %11s %5s %7s %9s %6s %6s %8s\n",
+		"time", "heap (B)", "goroutines", "net", "descriptors", "net", "clients", "upstreams", "series", "routes", "replicas")
 	var xs, heap, gor, fds []float64
 	for i, s := range samples {
 		mark := ""
 		if s.At >= cfg.warmup {
 			xs = append(xs, s.At.Seconds())
-			heap, gor, fds = append(heap, float64(s.Heap)), append(gor, float64(s.Goroutines)), append(fds, float64(s.FDs))
+			heap, gor, fds = append(heap, float64(s.Heap)), append(gor, float64(s.NetGoroutines())), append(fds, float64(s.NetFDs()))
 		} else {
 			mark = "  (warm-up)"
 		}
 		if i == outageCycle {
 			mark += "  (then the Docker API outage)"
 		}
-		fmt.Fprintf(&b, "%6s %12d %10d %11d %7d %6d %8d%s\n",
-			clock(s.At), s.Heap, s.Goroutines, s.FDs, s.Series, s.Routes, s.Replicas, mark)
+		fmt.Fprintf(&b, "%6s %12d %10d %5d %11d %5d %7d %9d %6d %6d %8d%s\n", clock(s.At), s.Heap, s.Goroutines, s.NetGoroutines(),
+			s.FDs, s.NetFDs(), s.Clients, s.Upstreams, s.Series, s.Routes, s.Replicas, mark)
 	}
 
 	pass := true
@@ -165,8 +168,8 @@ func soakReport(cfg soakConfig, sum loadgen.Summary, samples []soakSample, outag
 	}
 	line("gateway", gw)
 	line("heap", drift.Growth(xs, heap, soakHeapGrowth))
-	line("goroutines", drift.Band(xs, gor, soakBand))
-	line("descriptors", drift.Band(xs, fds, soakBand))
+	line("goroutines", drift.Band(xs, gor, soakBand))  // net
+	line("descriptors", drift.Band(xs, fds, soakBand)) // net
 	series := drift.Equal(float64(first.Series), float64(last.Series))
 	if added, gone := seriesDiff(last.seriesIDs, first.seriesIDs), seriesDiff(first.seriesIDs, last.seriesIDs); len(added)+len(gone) > 0 {
 		slices.Sort(added)
@@ -229,6 +232,19 @@ func TestSoakReport(t *testing.T) {
 				ss[i].Goroutines += i
 			}
 		}, false, "goroutines   FAIL"},
+		{"the pools grow with the load's concurrency", ok, func(ss []soakSample) {
+			for i := range ss {
+				ss[i].Clients, ss[i].Upstreams = 20+i, 10+i/2
+				ss[i].FDs += ss[i].Clients + ss[i].Upstreams
+				ss[i].Goroutines += ss[i].Clients + 2*ss[i].Upstreams
+			}
+		}, true, "descriptors  PASS"},
+		{"a descriptor per cycle beside the pools", ok, func(ss []soakSample) {
+			for i := range ss {
+				ss[i].Clients = 20
+				ss[i].FDs += 20 + i
+			}
+		}, false, "descriptors  FAIL"},
 		{"growth in the warm-up only", ok, func(ss []soakSample) {
 			for i := range 5 {
 				ss[i].FDs -= 5 - i
