@@ -14,12 +14,14 @@ BUILDER_IMAGE  ?= faas-gateway/builder-base:local
 RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
+# make soak's length (SOAK_WARMUP and SOAK_INTERVAL, in the environment, cut its warm-up and cycle)
+SOAK_DURATION  ?= 30m
 
 # The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
 export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
+.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -64,6 +66,13 @@ scenarios: images swarm certs
 	SCENARIOS=full go test -count=1 -timeout 30m -v -run '^(TestScenarios|TestGatewayUpgradeSingleNode)$$' ./e2e
 	scripts/cluster.sh scenarios
 	@cat build/scenarios.txt build/lifecycle.txt build/cluster-lifecycle.txt
+
+## soak: 30 minutes (SOAK_DURATION) of swarm churn under 200 req/s on this node's swarm (stack soak), the gateway
+## sampled every minute; prints the table and the verdict (heap, goroutines, descriptors, series, routes) to build/soak.txt
+soak: images swarm certs
+	rm -f build/soak.txt
+	E2E_STACK=soak SOAK_DURATION=$(SOAK_DURATION) go test -count=1 -timeout 3h -v -run '^TestSoak$$' ./e2e
+	@cat build/soak.txt
 
 ## unit: tests that need no Docker
 unit:

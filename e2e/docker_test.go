@@ -16,15 +16,23 @@ import (
 	"github.com/faas-gateway/faas-gateway/internal/loadgen"
 )
 
-// Test stack settings: a name and ports of their own, so that a stack
-// deployed with `make up` keeps running beside the tests. The stack files
-// read the ports from the environment deployStack gives them (stackEnv):
-// each is written here only.
-const (
-	stackName  = "faastest"
+// The test stack's name: faastest, or E2E_STACK's (`make soak` runs stack
+// soak), so that a stack deployed with `make up`, or another test run's,
+// keeps running beside it.
+var (
+	stackName  = envOr("E2E_STACK", "faastest")
 	multiplySv = stackName + "_multiply"
 	gatewaySv  = stackName + "_gateway"
+	// testsvcSv is testsvc in TestPolicies (testdata/policies.yml), whose
+	// gRPC route claims grpcHost (its GRPC_HOST).
+	testsvcSv = stackName + "_testsvc"
+)
 
+// Test stack settings: ports of their own, so that a stack deployed with
+// `make up` keeps running beside the tests. The stack files read the ports
+// from the environment deployStack gives them (stackEnv): each is written
+// here only.
+const (
 	gatewayPort   = 18081 // the gateway under test (stack.yml's GATEWAY_PORT)
 	refPort       = 18082 // the reference, stock Caddy with dynamic a (testdata/reference.yml)
 	staticPort    = 18083 // the bench's baseline, stock Caddy with static upstreams (created by the bench)
@@ -48,10 +56,8 @@ const (
 	// (testdata/scenarios.yml's SCENARIO_HOST), which their load goes through.
 	scenarioHost = "multiply.test"
 
-	// testsvcSv is testsvc in TestPolicies (testdata/policies.yml), whose
-	// gRPC route claims grpcHost (its GRPC_HOST).
-	testsvcSv = stackName + "_testsvc"
-	grpcHost  = "grpc.test"
+	// grpcHost is the gRPC route of testsvc in TestPolicies.
+	grpcHost = "grpc.test"
 )
 
 var (
@@ -189,6 +195,19 @@ func stackEnv() []string {
 		fmt.Sprintf("DOCKER_API_PORT=%d", dockerAPIPort),
 		fmt.Sprintf("OBSERVE_PORT=%d", observePort),
 	}
+}
+
+// createMultiply creates service name, one multiply replica on the test
+// stack's network with the service labels and extra `docker service
+// create` options given, and removes it when the test ends.
+func createMultiply(t *testing.T, name string, labels []string, opts ...string) {
+	t.Helper()
+	args := append([]string{"service", "create", "--detach", "--name", name, "--network", stackName + "_net", "--replicas", "1"}, opts...)
+	for _, l := range labels {
+		args = append(args, "--label", l)
+	}
+	mustDocker(t, append(args, multiplyImage)...)
+	t.Cleanup(func() { _, _ = docker(t, time.Minute, "service", "rm", name) })
 }
 
 // dumpState logs what a person would look at to see why a test failed.

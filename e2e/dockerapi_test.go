@@ -144,13 +144,7 @@ func testDockerAPIKeepsSecrets(t *testing.T) {
 		{routed, []string{"faas.enable=true", "faas.path=/leakcheck", "faas.port=8080", "note=" + secret}},
 		{plain, []string{"note=" + secret}},
 	} {
-		args := []string{"service", "create", "--detach", "--name", svc.name, "--network", stackName + "_net",
-			"--replicas", "1", "--env", "SECRET_TOKEN=" + secret, "--container-label", "note=" + secret}
-		for _, l := range svc.labels {
-			args = append(args, "--label", l)
-		}
-		mustDocker(t, append(args, multiplyImage)...)
-		t.Cleanup(func() { _, _ = docker(t, time.Minute, "service", "rm", svc.name) })
+		createMultiply(t, svc.name, svc.labels, "--env", "SECRET_TOKEN="+secret, "--container-label", "note="+secret)
 	}
 	// The secret is there to leak: the engine itself shows it.
 	if out := mustDocker(t, "service", "inspect", routed); !strings.Contains(out, "SECRET_TOKEN="+secret) {

@@ -27,10 +27,13 @@ import (
 )
 
 // The HTTPS test stack: https/stack.yml with testdata/https.yml.
-const (
+var (
 	acmeSv     = stackName + "_acme"
 	dataVolume = stackName + "_caddy_data" // https/stack.yml's caddy_data
-	siteHost   = "app.test"                // multiply's faas.host (SITE_HOST)
+)
+
+const (
+	siteHost = "app.test" // multiply's faas.host (SITE_HOST)
 	// The CA's ACME directory, as the gateway's acme_ca names it.
 	acmeDirectory = "https://acme.test/acme/test/directory"
 	// The request path of a new order in the CA's access log.

@@ -20,8 +20,10 @@ import (
 const (
 	targetJoin = 500 * time.Millisecond // new replica serving, p99
 	targetDrop = 500 * time.Millisecond // old replica dropped, p99
-	apiSv      = stackName + "_docker-api"
 )
+
+// apiSv is the stack's docker-api (stack.cluster.yml).
+var apiSv = stackName + "_docker-api"
 
 // scenarioSize is the full run (`make scenarios`) or CI's shorter one.
 type scenarioSize struct {
@@ -188,12 +190,7 @@ func TestScenarios(t *testing.T) {
 				{stackName + "_badport", "faas.enable=true,faas.port=http"},
 				{stackName + "_dup", "faas.enable=true,faas.port=8080,faas.path=/multiply"},
 			} {
-				args := []string{"service", "create", "--detach", "--name", svc.name, "--network", stackName + "_net", "--replicas", "1"}
-				for _, l := range strings.Split(svc.labels, ",") {
-					args = append(args, "--label", l)
-				}
-				mustDocker(e.t, append(args, multiplyImage)...)
-				e.t.Cleanup(func() { _, _ = docker(e.t, time.Minute, "service", "rm", svc.name) })
+				createMultiply(e.t, svc.name, strings.Split(svc.labels, ","))
 			}
 			time.Sleep(10 * time.Second)
 		}, check: func(e *scenarioEnv, gw outcome) {
