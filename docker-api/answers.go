@@ -65,7 +65,7 @@ func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhtt
 	buf.Reset()
 	defer bufPool.Put(buf)
 	rec := caddyhttp.NewResponseRecorder(w, buf, func(status int, _ http.Header) bool {
-		return status >= 200 && status < 300
+		return success(status)
 	})
 	if err := next.ServeHTTP(rec, r); err != nil {
 		return err
@@ -281,7 +281,10 @@ func (c *captured) Write(b []byte) (int, error) {
 func (c *captured) Flush() {}
 
 // refused reports whether the answer is not a success.
-func (c *captured) refused() bool { return c.status < 200 || c.status > 299 }
+func (c *captured) refused() bool { return !success(c.status) }
+
+// success reports whether status is a 2xx, the answers docker-api rewrites.
+func success(status int) bool { return status >= 200 && status < 300 }
 
 // writeTo sends the captured answer to w, in place of anything w holds.
 func (c *captured) writeTo(w http.ResponseWriter) error {

@@ -124,7 +124,7 @@ func (ef *eventFilter) WriteHeader(status int) {
 	ef.w.WriteHeader(status)
 }
 
-func (ef *eventFilter) filtering() bool { return ef.status >= 200 && ef.status < 300 }
+func (ef *eventFilter) filtering() bool { return success(ef.status) }
 
 // Write takes what dockerd streamed and writes on the complete events
 // that pass, trimmed.
