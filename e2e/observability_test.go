@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,16 +26,25 @@ var observeURL = localURL(observePort)
 
 // scrape reads the gateway's /metrics with the Prometheus text parser.
 func scrape() (map[string]*dto.MetricFamily, error) {
+	return readMetrics(func(body io.Reader) (map[string]*dto.MetricFamily, error) {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		return p.TextToMetricFamilies(body)
+	})
+}
+
+// readMetrics reads the gateway's /metrics (the observability site,
+// testdata/observe.yml) with read.
+func readMetrics[T any](read func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	resp, err := httpClient.Get(observeURL + "/metrics")
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
+		return zero, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
+	return read(resp.Body)
 }
 
 // series returns the values of a counter or gauge family whose labels

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -203,15 +202,7 @@ func countEstablished(table string, local, remote int) (locals, remotes int) {
 // observability site, testdata/observe.yml): each sample line's name and
 // labels.
 func metricSeries() (map[string]bool, error) {
-	resp, err := httpClient.Get(observeURL + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
-	}
-	return sampleLines(resp.Body)
+	return readMetrics(sampleLines)
 }
 
 // sampleLines reads the Prometheus text format and returns its sample
