@@ -28,7 +28,7 @@ const (
 type soakSample struct {
 	At         time.Duration // since the soak started
 	Container  string        // the gateway's container, to see it was never replaced
-	Heap       uint64        // live heap after a forced GC (MemStats' HeapAlloc)
+	Heap       uint64        // live heap after two forced GCs (MemStats' HeapAlloc)
 	Goroutines int
 	FDs        int // open file descriptors of the gateway's process
 	// Clients are the load's connections to the gateway, and Upstreams the
@@ -37,9 +37,13 @@ type soakSample struct {
 	// one a descriptor, and a goroutine (a server connection) or two (a
 	// transport's).
 	Clients, Upstreams int
-	Series             int // sample lines in /metrics
-	Routes             int // routes in /swarm/routes
-	Replicas           int // replicas across them
+	// Cached are the upstreams in Caddy's cache of dynamic upstreams (the
+	// admin API's /reverse_proxy/upstreams), each kept an hour after its
+	// last request.
+	Cached   int
+	Series   int // sample lines in /metrics
+	Routes   int // routes in /swarm/routes
+	Replicas int // replicas across them
 	// seriesIDs are the series (name and labels) of /metrics, to name
 	// those that differ between two samples.
 	seriesIDs map[string]bool
@@ -110,15 +114,33 @@ func sampleGateway(t *testing.T, at time.Duration) (soakSample, error) {
 		return s, err
 	}
 
-	heap, err := adminGet(pid, "/debug/pprof/heap?gc=1&debug=1")
-	if err != nil {
-		return s, err
+	// Two forced GCs: the first moves what sync.Pools hold (the proxy's
+	// 32 kB copy buffers among them, as many as the last minute's peak
+	// concurrency needed) to their victim caches, the second frees it.
+	var heap []byte
+	for range 2 {
+		if heap, err = adminGet(pid, "/debug/pprof/heap?gc=1&debug=1"); err != nil {
+			return s, err
+		}
 	}
 	m := heapAllocLine.FindSubmatch(heap)
 	if m == nil {
 		return s, fmt.Errorf("no HeapAlloc in the heap profile (%d bytes)", len(heap))
 	}
 	s.Heap, _ = strconv.ParseUint(string(m[1]), 10, 64)
+
+	// Caddy keeps every dynamic upstream it has proxied to for an hour
+	// after its last request (reverseproxy's dynamicHosts): a cache the
+	// churn's new task addresses fill during the first hour.
+	body, err := adminGet(pid, "/reverse_proxy/upstreams")
+	if err != nil {
+		return s, err
+	}
+	var upstreams []json.RawMessage
+	if err := json.Unmarshal(body, &upstreams); err != nil {
+		return s, fmt.Errorf("decoding /reverse_proxy/upstreams: %w", err)
+	}
+	s.Cached = len(upstreams)
 
 	gor, err := adminGet(pid, "/debug/pprof/goroutine?debug=1")
 	if err != nil {
@@ -129,7 +151,7 @@ func sampleGateway(t *testing.T, at time.Duration) (soakSample, error) {
 	}
 	s.Goroutines, _ = strconv.Atoi(string(m[1]))
 
-	body, err := adminGet(pid, "/swarm/routes")
+	body, err = adminGet(pid, "/swarm/routes")
 	if err != nil {
 		return s, err
 	}

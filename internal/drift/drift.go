@@ -13,15 +13,21 @@ import (
 // Day is the span a slope is extrapolated over.
 const Day = 24 * time.Hour
 
-// Fit is a least-squares line y = Intercept + Slope·x through n points, with
-// x in seconds.
+// Fit is a least-squares line y = Intercept + Slope·x (+ Covariate·z, with
+// a covariate) through n points, with x in seconds.
 type Fit struct {
-	N         int
+	N int
+	// DF are the residuals' degrees of freedom: n less the parameters
+	// fitted (two, three with a covariate).
+	DF        int
 	Slope     float64 // per second
 	Intercept float64
+	// Covariate is the coefficient of z, for a fit with a covariate.
+	Covariate float64
 	// SlopeSE is the slope's standard error: the residuals' standard
-	// deviation (n-2 degrees of freedom) over the spread of x. NaN for
-	// fewer than three points, which leave no residual to estimate it.
+	// deviation (DF degrees of freedom) over the spread of x that z does
+	// not explain. NaN when DF is 0, which leaves no residual to estimate
+	// it.
 	SlopeSE float64
 }
 
@@ -45,15 +51,70 @@ func LeastSquares(xs, ys []float64) (Fit, error) {
 	if sxx == 0 {
 		return Fit{}, fmt.Errorf("least squares: all %d points have x = %v", n, mx)
 	}
-	f := Fit{N: n, Slope: sxy / sxx, SlopeSE: math.NaN()}
+	f := Fit{N: n, DF: n - 2, Slope: sxy / sxx, SlopeSE: math.NaN()}
 	f.Intercept = my - f.Slope*mx
-	if n > 2 {
+	if f.DF > 0 {
 		var rss float64
 		for i := range xs {
 			r := ys[i] - (f.Intercept + f.Slope*xs[i])
 			rss += r * r
 		}
-		f.SlopeSE = math.Sqrt(rss / float64(n-2) / sxx)
+		f.SlopeSE = math.Sqrt(rss / float64(f.DF) / sxx)
+	}
+	return f, nil
+}
+
+// LeastSquaresGiven fits y = a + Slope·x + Covariate·z: the slope of y in
+// x with z held fixed, which takes out of the slope, and out of its
+// error, what z explains (the soak's z is the pooled connections, whose
+// buffers the heap holds however long the gateway has run). It is the
+// Frisch–Waugh–Lovell regression: x and y less their fits on z, then a
+// line through the origin. Where z is constant it explains nothing and the
+// fit is LeastSquares'; it returns an error where x is a line in z, which
+// leaves no slope to tell apart.
+func LeastSquaresGiven(xs, zs, ys []float64) (Fit, error) {
+	n := len(xs)
+	if n != len(ys) || n != len(zs) {
+		return Fit{}, fmt.Errorf("least squares: %d x values, %d z values, %d y values", n, len(zs), len(ys))
+	}
+	if n < 3 {
+		return Fit{}, fmt.Errorf("least squares with a covariate: %d points, want at least 3", n)
+	}
+	mx, my, mz := mean(xs), mean(ys), mean(zs)
+	var szz, sxz, syz float64
+	for i := range zs {
+		dz := zs[i] - mz
+		szz += dz * dz
+		sxz += (xs[i] - mx) * dz
+		syz += (ys[i] - my) * dz
+	}
+	if szz == 0 {
+		return LeastSquares(xs, ys)
+	}
+	bx, by := sxz/szz, syz/szz
+	rx, ry := make([]float64, n), make([]float64, n)
+	var sxx, sxy, spread float64
+	for i := range xs {
+		spread += (xs[i] - mx) * (xs[i] - mx)
+		dz := zs[i] - mz
+		rx[i] = xs[i] - mx - bx*dz
+		ry[i] = ys[i] - my - by*dz
+		sxx += rx[i] * rx[i]
+		sxy += rx[i] * ry[i]
+	}
+	if sxx <= 1e-9*spread {
+		return Fit{}, fmt.Errorf("least squares: x is a line in the covariate, no slope of its own")
+	}
+	f := Fit{N: n, DF: n - 3, Slope: sxy / sxx, SlopeSE: math.NaN()}
+	f.Covariate = by - f.Slope*bx
+	f.Intercept = my - f.Slope*mx - f.Covariate*mz
+	if f.DF > 0 {
+		var rss float64
+		for i := range rx {
+			r := ry[i] - f.Slope*rx[i]
+			rss += r * r
+		}
+		f.SlopeSE = math.Sqrt(rss / float64(f.DF) / sxx)
 	}
 	return f, nil
 }
@@ -64,14 +125,13 @@ func (f Fit) PerDay() (slope, se float64) {
 }
 
 // Interval95 is the slope per Day's two-sided 95 % confidence interval,
-// Student's t with n-2 degrees of freedom; ok is false when there are
-// fewer than three points.
+// Student's t with DF degrees of freedom; ok is false when DF is 0.
 func (f Fit) Interval95() (lo, hi float64, ok bool) {
-	if f.N < 3 || math.IsNaN(f.SlopeSE) {
+	if f.DF < 1 || math.IsNaN(f.SlopeSE) {
 		return 0, 0, false
 	}
 	s, se := f.PerDay()
-	half := T975(f.N-2) * se
+	half := T975(f.DF) * se
 	return s - half, s + half, true
 }
 

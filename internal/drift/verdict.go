@@ -28,6 +28,18 @@ type Result struct {
 // Inconclusive.
 func Growth(xs, ys []float64, frac float64) Result {
 	f, err := LeastSquares(xs, ys)
+	return growth(f, err, ys, frac)
+}
+
+// GrowthGiven is Growth with what a covariate zs explains taken out
+// (LeastSquaresGiven): the heap's slope with the pooled connections held
+// fixed.
+func GrowthGiven(xs, zs, ys []float64, frac float64) Result {
+	f, err := LeastSquaresGiven(xs, zs, ys)
+	return growth(f, err, ys, frac)
+}
+
+func growth(f Fit, err error, ys []float64, frac float64) Result {
 	if err != nil {
 		return Result{Inconclusive, err.Error()}
 	}
@@ -36,6 +48,9 @@ func Growth(xs, ys []float64, frac float64) Result {
 	lo, hi, ok := f.Interval95()
 	desc := fmt.Sprintf("slope %s ± %s (SE) per 24 h, 95%% interval [%s, %s], allowed %s (%.0f%% of the mean %s)",
 		num(s), num(se), num(lo), num(hi), num(limit), frac*100, num(mean(ys)))
+	if f.DF == f.N-3 {
+		desc += fmt.Sprintf(", the covariate held fixed (%s for each of its units)", num(f.Covariate))
+	}
 	switch {
 	case !ok:
 		return Result{Inconclusive, fmt.Sprintf("%d points leave no error estimate: slope %s per 24 h", f.N, num(s))}
