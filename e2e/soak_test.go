@@ -93,8 +93,8 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sample %d: %v", i+1, err)
 		}
-		t.Logf("sample %d at %v: heap %d, goroutines %d, descriptors %d, connections %d in %d out, series %d, routes %d (%d replicas)",
-			i+1, s.At.Round(time.Second), s.Heap, s.Goroutines, s.FDs, s.Clients, s.Upstreams, s.Series, s.Routes, s.Replicas)
+		t.Logf("sample %d at %v: heap %d, goroutines %d, descriptors %d, connections %d in %d out, %d cached upstreams, series %d, routes %d (%d replicas)",
+			i+1, s.At.Round(time.Second), s.Heap, s.Goroutines, s.FDs, s.Clients, s.Upstreams, s.Cached, s.Series, s.Routes, s.Replicas)
 		samples = append(samples, s)
 		if time.Duration(i+1)*cfg.interval > cfg.duration {
 			break
