@@ -141,6 +141,8 @@ test_cluster() {
 	log "scale 2→4 converged on both gateways"
 
 	lifecycle
+	# Before worker 3 leaves: lb local needs a replica on each of the 3 nodes.
+	local_first
 
 	log "worker 3 leaves the swarm"
 	d 3 swarm leave --force >/dev/null
@@ -167,10 +169,9 @@ lifecycle() {
 }
 
 # local_first: lb local, each worker's gateway preferring its own node's
-# replica, and falling back losslessly when it leaves (e2e/cluster_local_test.go).
-# By hand for now, on a cluster with the stack deployed (cluster.sh up, then
-# cluster.sh test, then cluster.sh local): not yet part of make test-cluster,
-# since it has not had a run.
+# replica, and falling back losslessly when it leaves (e2e/cluster_local_test.go);
+# part of test_cluster, and by hand on a cluster with the stack deployed and all
+# three nodes in the swarm (cluster.sh up, then cluster.sh local, which deploys).
 local_first() {
 	log "lb local: each gateway's own node first"
 	DOCKER_HOST=unix://$(node_sock 1) FAAS_CLUSTER_GATEWAYS="$(node_ip 2):$GATEWAY_PORT,$(node_ip 3):$GATEWAY_PORT" \
@@ -229,7 +230,7 @@ scenarios() {
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
-local) local_first ;;
+local) deploy && local_first ;;
 lifecycle) lifecycle "${2:-}" ;;
 down) down ;;
 run) run ;;
