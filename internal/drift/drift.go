@@ -13,17 +13,18 @@ import (
 // Day is the span a slope is extrapolated over.
 const Day = 24 * time.Hour
 
-// Fit is a least-squares line y = Intercept + Slope·x (+ Covariate·z, with
-// a covariate) through n points, with x in seconds.
+// Fit is a least-squares line y = Intercept + Slope·x (+ Σ Covariates[j]·zⱼ,
+// with covariates) through n points, with x in seconds.
 type Fit struct {
 	N int
 	// DF are the residuals' degrees of freedom: n less the parameters
-	// fitted (two, three with a covariate).
+	// fitted (two, and one for each covariate that varies).
 	DF        int
 	Slope     float64 // per second
 	Intercept float64
-	// Covariate is the coefficient of z, for a fit with a covariate.
-	Covariate float64
+	// Covariates are the coefficients of the covariates' (0 for one that
+	// is constant), for a fit with covariates.
+	Covariates []float64
 	// SlopeSE is the slope's standard error: the residuals' standard
 	// deviation (DF degrees of freedom) over the spread of x that z does
 	// not explain. NaN when DF is 0, which leaves no residual to estimate
@@ -64,59 +65,116 @@ func LeastSquares(xs, ys []float64) (Fit, error) {
 	return f, nil
 }
 
-// LeastSquaresGiven fits y = a + Slope·x + Covariate·z: the slope of y in
-// x with z held fixed, which takes out of the slope, and out of its
-// error, what z explains (the soak's z is the pooled connections, whose
-// buffers the heap holds however long the gateway has run). It is the
-// Frisch–Waugh–Lovell regression: x and y less their fits on z, then a
-// line through the origin. Where z is constant it explains nothing and the
-// fit is LeastSquares'; it returns an error where x is a line in z, which
-// leaves no slope to tell apart.
-func LeastSquaresGiven(xs, zs, ys []float64) (Fit, error) {
+// LeastSquaresGiven fits y = a + Slope·x + Σ Covariates[j]·zs[j]: the
+// slope of y in x with each z held fixed, which takes out of the slope,
+// and out of its error, what the zs explain (the soak's: the pooled
+// connections, whose buffers the heap holds, and the upstreams Caddy
+// caches). It solves the normal equations of the centred columns. A z that
+// is constant explains nothing and is left out (its coefficient 0); it
+// returns an error where x is (nearly) a combination of the zs, which
+// leaves no slope of its own to tell apart.
+func LeastSquaresGiven(xs, ys []float64, zs ...[]float64) (Fit, error) {
 	n := len(xs)
-	if n != len(ys) || n != len(zs) {
-		return Fit{}, fmt.Errorf("least squares: %d x values, %d z values, %d y values", n, len(zs), len(ys))
-	}
-	if n < 3 {
-		return Fit{}, fmt.Errorf("least squares with a covariate: %d points, want at least 3", n)
-	}
-	mx, my, mz := mean(xs), mean(ys), mean(zs)
-	var szz, sxz, syz float64
-	for i := range zs {
-		dz := zs[i] - mz
-		szz += dz * dz
-		sxz += (xs[i] - mx) * dz
-		syz += (ys[i] - my) * dz
-	}
-	if szz == 0 {
-		return LeastSquares(xs, ys)
-	}
-	bx, by := sxz/szz, syz/szz
-	rx, ry := make([]float64, n), make([]float64, n)
-	var sxx, sxy, spread float64
-	for i := range xs {
-		spread += (xs[i] - mx) * (xs[i] - mx)
-		dz := zs[i] - mz
-		rx[i] = xs[i] - mx - bx*dz
-		ry[i] = ys[i] - my - by*dz
-		sxx += rx[i] * rx[i]
-		sxy += rx[i] * ry[i]
-	}
-	if sxx <= 1e-9*spread {
-		return Fit{}, fmt.Errorf("least squares: x is a line in the covariate, no slope of its own")
-	}
-	f := Fit{N: n, DF: n - 3, Slope: sxy / sxx, SlopeSE: math.NaN()}
-	f.Covariate = by - f.Slope*bx
-	f.Intercept = my - f.Slope*mx - f.Covariate*mz
-	if f.DF > 0 {
-		var rss float64
-		for i := range rx {
-			r := ry[i] - f.Slope*rx[i]
-			rss += r * r
+	cols := [][]float64{xs}
+	kept := []int{-1}
+	for j, z := range zs {
+		if len(z) != n {
+			return Fit{}, fmt.Errorf("least squares: %d x values, %d values of covariate %d", n, len(z), j+1)
 		}
-		f.SlopeSE = math.Sqrt(rss / float64(f.DF) / sxx)
+		if spread(z) > 0 {
+			cols, kept = append(cols, z), append(kept, j)
+		}
 	}
+	if len(cols) == 1 {
+		f, err := LeastSquares(xs, ys)
+		f.Covariates = make([]float64, len(zs))
+		return f, err
+	}
+	if n != len(ys) {
+		return Fit{}, fmt.Errorf("least squares: %d x values, %d y values", n, len(ys))
+	}
+	p := len(cols)
+	if n <= p+1 {
+		return Fit{}, fmt.Errorf("least squares with %d covariates: %d points, want at least %d", p-1, n, p+2)
+	}
+	means := make([]float64, p)
+	for j, c := range cols {
+		means[j] = mean(c)
+	}
+	my := mean(ys)
+	// The normal equations of the centred columns, A·b = r, and A's
+	// inverse beside them (Gauss–Jordan), whose [0][0] is the slope's.
+	a := make([][]float64, p)
+	for i := range a {
+		a[i] = make([]float64, 2*p+1)
+		for j := range p {
+			for k := range n {
+				a[i][j] += (cols[i][k] - means[i]) * (cols[j][k] - means[j])
+			}
+		}
+		a[i][p+i] = 1
+		for k := range n {
+			a[i][2*p] += (cols[i][k] - means[i]) * (ys[k] - my)
+		}
+	}
+	sxx := a[0][0]
+	for i := range p {
+		piv := i
+		for r := i + 1; r < p; r++ {
+			if math.Abs(a[r][i]) > math.Abs(a[piv][i]) {
+				piv = r
+			}
+		}
+		a[i], a[piv] = a[piv], a[i]
+		if math.Abs(a[i][i]) <= 1e-12*math.Abs(sxx)+1e-300 {
+			return Fit{}, fmt.Errorf("least squares: x is a combination of the covariates, no slope of its own")
+		}
+		for r := range p {
+			if r == i {
+				continue
+			}
+			k := a[r][i] / a[i][i]
+			for c := i; c <= 2*p; c++ {
+				a[r][c] -= k * a[i][c]
+			}
+		}
+	}
+	b := make([]float64, p)
+	for i := range p {
+		b[i] = a[i][2*p] / a[i][i]
+	}
+	// What of x the covariates leave unexplained: 1/(A⁻¹)[0][0].
+	inv00 := a[0][p] / a[0][0]
+	if inv00 <= 0 || 1/inv00 <= 1e-9*sxx {
+		return Fit{}, fmt.Errorf("least squares: x is nearly a combination of the covariates, no slope of its own")
+	}
+	f := Fit{N: n, DF: n - p - 1, Slope: b[0], SlopeSE: math.NaN(), Covariates: make([]float64, len(zs))}
+	f.Intercept = my
+	for j := range p {
+		f.Intercept -= b[j] * means[j]
+		if j > 0 {
+			f.Covariates[kept[j]] = b[j]
+		}
+	}
+	var rss float64
+	for k := range n {
+		r := ys[k] - f.Intercept
+		for j := range p {
+			r -= b[j] * cols[j][k]
+		}
+		rss += r * r
+	}
+	f.SlopeSE = math.Sqrt(rss / float64(f.DF) * inv00)
 	return f, nil
+}
+
+// spread is the sum of squared deviations from the mean.
+func spread(v []float64) float64 {
+	m, s := mean(v), 0.0
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return s
 }
 
 // PerDay is the slope and its standard error extrapolated over Day.

@@ -126,23 +126,31 @@ func TestEqual(t *testing.T) {
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 func TestLeastSquaresGiven(t *testing.T) {
+	xs := []float64{0, 1, 2, 3, 4, 5}
 	for _, tc := range []struct {
-		name                 string
-		xs, zs, ys           []float64
-		slope, icept, cov    float64
-		se                   float64
-		wantErr, noCovariate bool
+		name         string
+		xs, ys       []float64
+		zs           [][]float64
+		slope, icept float64
+		covs         []float64
+		df           int
+		se           float64
+		wantErr      bool
 	}{
-		{name: "exact plane", xs: []float64{0, 1, 2, 3, 4}, zs: []float64{5, 3, 8, 1, 2},
-			ys: []float64{16, 12, 29, 10, 15}, slope: 2, icept: 1, cov: 3, se: 0}, // y = 1 + 2x + 3z
-		{name: "z constant: the plain line", xs: []float64{0, 1, 2, 3, 4}, zs: []float64{7, 7, 7, 7, 7},
-			ys: []float64{1, 3, 2, 5, 4}, slope: 0.8, icept: 1.4, se: math.Sqrt(3.6 / 3 / 10), noCovariate: true},
-		{name: "x a line in z", xs: []float64{0, 1, 2, 3}, zs: []float64{1, 3, 5, 7}, ys: []float64{1, 2, 3, 5}, wantErr: true},
-		{name: "two points", xs: []float64{0, 1}, zs: []float64{1, 2}, ys: []float64{1, 2}, wantErr: true},
-		{name: "lengths differ", xs: []float64{0, 1, 2}, zs: []float64{1, 2}, ys: []float64{1, 2, 3}, wantErr: true},
+		{name: "exact plane", xs: xs[:5], zs: [][]float64{{5, 3, 8, 1, 2}},
+			ys: []float64{16, 12, 29, 10, 15}, slope: 2, icept: 1, covs: []float64{3}, df: 2}, // y = 1 + 2x + 3z
+		{name: "two covariates, exact", xs: xs, zs: [][]float64{{5, 3, 8, 1, 2, 7}, {0, 1, 1, 0, 2, 1}},
+			ys: []float64{16, 8, 25, 10, 7, 28}, slope: 2, icept: 1, covs: []float64{3, -4}, df: 2}, // y = 1 + 2x + 3z - 4w
+		{name: "z constant: the plain line", xs: xs[:5], zs: [][]float64{{7, 7, 7, 7, 7}},
+			ys: []float64{1, 3, 2, 5, 4}, slope: 0.8, icept: 1.4, covs: []float64{0}, df: 3, se: math.Sqrt(3.6 / 3 / 10)},
+		{name: "x a line in z", xs: xs[:4], zs: [][]float64{{1, 3, 5, 7}}, ys: []float64{1, 2, 3, 5}, wantErr: true},
+		{name: "x a combination of two", xs: xs, zs: [][]float64{{0, 1, 0, 1, 0, 1}, {0, 0, 2, 2, 4, 4}},
+			ys: []float64{1, 2, 3, 5, 4, 6}, wantErr: true}, // x = z + w/2
+		{name: "too few points", xs: xs[:3], zs: [][]float64{{1, 2, 1}}, ys: []float64{1, 2, 3}, wantErr: true},
+		{name: "lengths differ", xs: xs[:3], zs: [][]float64{{1, 2}}, ys: []float64{1, 2, 3}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := LeastSquaresGiven(tc.xs, tc.zs, tc.ys)
+			f, err := LeastSquaresGiven(tc.xs, tc.ys, tc.zs...)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("LeastSquaresGiven = %+v, want an error", f)
@@ -152,17 +160,18 @@ func TestLeastSquaresGiven(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !near(f.Slope, tc.slope) || !near(f.Intercept, tc.icept) || !near(f.Covariate, tc.cov) {
-				t.Errorf("fit %v + %v·x + %v·z, want %v + %v·x + %v·z", f.Intercept, f.Slope, f.Covariate, tc.icept, tc.slope, tc.cov)
+			if !near(f.Slope, tc.slope) || !near(f.Intercept, tc.icept) || len(f.Covariates) != len(tc.covs) {
+				t.Fatalf("fit %v + %v·x, covariates %v; want %v + %v·x, covariates %v", f.Intercept, f.Slope, f.Covariates, tc.icept, tc.slope, tc.covs)
 			}
-			if wantDF := len(tc.xs) - 3; tc.noCovariate {
-				if f.DF != len(tc.xs)-2 {
-					t.Errorf("DF %d, want %d: a constant z is no parameter", f.DF, len(tc.xs)-2)
+			for i, c := range tc.covs {
+				if !near(f.Covariates[i], c) {
+					t.Errorf("covariate %d: %v, want %v", i+1, f.Covariates[i], c)
 				}
-			} else if f.DF != wantDF {
-				t.Errorf("DF %d, want %d", f.DF, wantDF)
 			}
-			if !near(f.SlopeSE, tc.se) {
+			if f.DF != tc.df {
+				t.Errorf("DF %d, want %d", f.DF, tc.df)
+			}
+			if math.Abs(f.SlopeSE-tc.se) > 1e-6 {
 				t.Errorf("slope SE %v, want %v", f.SlopeSE, tc.se)
 			}
 		})
@@ -190,12 +199,12 @@ func TestGrowthGiven(t *testing.T) {
 			if got := Growth(xs, ys, 0.05); got.Verdict != tc.raw {
 				t.Errorf("Growth = %s (%s), want %s", got.Verdict, got.Why, tc.raw)
 			}
-			got := GrowthGiven(xs, zs, ys, 0.05)
+			got := GrowthGiven(xs, ys, 0.05, zs)
 			if got.Verdict != tc.held {
 				t.Errorf("GrowthGiven = %s (%s), want %s", got.Verdict, got.Why, tc.held)
 			}
-			if !strings.Contains(got.Why, "covariate held fixed") {
-				t.Errorf("GrowthGiven's reason %q does not say the covariate was held fixed", got.Why)
+			if !strings.Contains(got.Why, "covariates held fixed") {
+				t.Errorf("GrowthGiven's reason %q does not say the covariates were held fixed", got.Why)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package drift
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Verdict is the outcome of one check.
@@ -31,11 +32,11 @@ func Growth(xs, ys []float64, frac float64) Result {
 	return growth(f, err, ys, frac)
 }
 
-// GrowthGiven is Growth with what a covariate zs explains taken out
-// (LeastSquaresGiven): the heap's slope with the pooled connections held
-// fixed.
-func GrowthGiven(xs, zs, ys []float64, frac float64) Result {
-	f, err := LeastSquaresGiven(xs, zs, ys)
+// GrowthGiven is Growth with what covariates zs explain taken out
+// (LeastSquaresGiven): the heap's slope with the pooled connections and
+// Caddy's cached upstreams held fixed.
+func GrowthGiven(xs, ys []float64, frac float64, zs ...[]float64) Result {
+	f, err := LeastSquaresGiven(xs, ys, zs...)
 	return growth(f, err, ys, frac)
 }
 
@@ -48,8 +49,12 @@ func growth(f Fit, err error, ys []float64, frac float64) Result {
 	lo, hi, ok := f.Interval95()
 	desc := fmt.Sprintf("slope %s ± %s (SE) per 24 h, 95%% interval [%s, %s], allowed %s (%.0f%% of the mean %s)",
 		num(s), num(se), num(lo), num(hi), num(limit), frac*100, num(mean(ys)))
-	if f.DF == f.N-3 {
-		desc += fmt.Sprintf(", the covariate held fixed (%s for each of its units)", num(f.Covariate))
+	if len(f.Covariates) > 0 {
+		cs := make([]string, len(f.Covariates))
+		for i, c := range f.Covariates {
+			cs[i] = num(c)
+		}
+		desc += fmt.Sprintf(", covariates held fixed (%s for each of their units)", strings.Join(cs, ", "))
 	}
 	switch {
 	case !ok:
