@@ -55,7 +55,7 @@ test: images swarm
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./e2e
 	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
 
-## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 4 minutes)
+## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 7 minutes)
 test-cluster: images certs
 	scripts/cluster.sh run
 
