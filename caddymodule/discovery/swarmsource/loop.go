@@ -16,13 +16,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 )
 
 // Timing of the loop.
 const (
-	// Backoff bounds for retrying the Docker API and the event stream.
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = time.Second
 	// A service that keeps converging for longer than stuckAfter (a task
 	// failing its health check forever, say) is re-listed every
 	// stuckInterval instead of every converge interval.
@@ -54,7 +52,7 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 		src:    s,
 		opts:   s.opts,
 		feed:   feed,
-		lister: lister{api: s.api, labelPrefix: s.opts.LabelPrefix, timeout: s.opts.APITimeout, now: feed.Now, failed: feed.Stats().APIError},
+		lister: lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: feed.Stats().APIError}, api: s.api, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
 		stream: eventStream{now: feed.Now},
 	}
 }
@@ -270,7 +268,7 @@ func (l *loop) nextDelay() time.Duration {
 	d := max(0, idle-l.now().Sub(l.lastFull))
 	switch {
 	case l.failures > 0:
-		d = backoff(l.failures)
+		d = engine.Backoff(l.failures)
 	case l.report().Converging():
 		if l.convergingSince.IsZero() {
 			l.convergingSince = l.now()
@@ -292,13 +290,4 @@ func (l *loop) nextDelay() time.Duration {
 func resetTimer(t *time.Timer, d time.Duration) {
 	t.Stop()
 	t.Reset(d)
-}
-
-// backoff doubles from minBackoff up to maxBackoff.
-func backoff(attempt int) time.Duration {
-	d := minBackoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 )
 
@@ -36,18 +37,7 @@ type networkIndex struct {
 func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 	idx := networkIndex{byID: make(map[string]netInfo, len(list))}
 	for _, n := range list {
-		ni := netInfo{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress"}
-		for _, c := range n.IPAM.Config {
-			pfx, err := netip.ParsePrefix(c.Subnet)
-			if err != nil {
-				continue
-			}
-			for _, a := range local {
-				if pfx.Contains(a) {
-					ni.Shared = true
-				}
-			}
-		}
+		ni := netInfo{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress", Shared: engine.Shares(n, local)}
 		idx.byID[n.ID] = ni
 		idx.gatewayInSwarm = idx.gatewayInSwarm || (ni.Shared && !ni.Ingress)
 	}
