@@ -42,6 +42,9 @@ type Engine struct {
 	BlockEvents bool
 	// DeafEvents opens /events and then delivers nothing, ever.
 	DeafEvents bool
+	// NotManager answers the swarm endpoints as a plain engine does: 503,
+	// "This node is not a swarm manager".
+	NotManager bool
 	// Delay is how long every list call takes to answer.
 	Delay time.Duration
 	subs  map[chan events.Message]struct{}
@@ -83,6 +86,12 @@ func (fe *Engine) serve(w http.ResponseWriter, r *http.Request) {
 	q, _ := url.QueryUnescape(r.URL.RawQuery)
 	fe.queries = append(fe.queries, q)
 	down, delay := fe.down, fe.Delay
+	if fe.NotManager && (p == "/services" || p == "/tasks") {
+		fe.mu.Unlock()
+		w.Header().Set("Api-Version", "1.41")
+		http.Error(w, `{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}`, http.StatusServiceUnavailable)
+		return
+	}
 	var body any
 	switch p {
 	case "/services":

@@ -211,7 +211,7 @@ func (b *groupBuild) claim(t *routing.Table) {
 	if len(b.routes) == 0 {
 		return
 	}
-	b.rep.Services[b.g.name] = discovery.ServiceStatus{ID: b.g.name}
+	b.rep.Services[b.g.name] = discovery.ServiceStatus{ID: b.g.name, Created: time.Unix(b.g.containers[0].Created, 0).UTC()}
 	for _, p := range b.routes {
 		rc := p.rc
 		slices.SortFunc(p.replicas, func(a, b routing.Replica) int { return cmp.Compare(a.Addr, b.Addr) })

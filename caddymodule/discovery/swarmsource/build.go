@@ -61,7 +61,7 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		}
 		tasks := tasksBySvc[svc.ID]
 		conv := isConverging(svc, tasks)
-		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
+		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc), Created: svc.CreatedAt}
 		for _, d := range cfg.Disabled {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, discovery.NotRouted(d.Route)+d.Err.Error())
 		}
