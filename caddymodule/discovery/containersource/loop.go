@@ -232,7 +232,7 @@ func (l *loop) eventsArrived(ctx context.Context, first events.Message) {
 		l.feed.Stats().Event()
 		id := m.Actor.ID
 		switch {
-		case id == "":
+		case id == "" || m.Type != events.ContainerEventType:
 		case m.Action == events.ActionKill:
 			if l.isStopSignal(ctx, id, killSignal(m.Actor.Attributes)) {
 				l.stopping[id] = l.now()
