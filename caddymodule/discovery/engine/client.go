@@ -1,0 +1,85 @@
+package engine
+
+// This file holds the Docker client of a source and the way it calls it:
+// each call within its time limit, its failures counted by endpoint, and
+// retries backed off.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/client"
+)
+
+// Conn says how to reach a Docker API; empty fields come from the
+// environment, as for the docker CLI.
+type Conn struct {
+	DockerHost, TLSCA, TLSCert, TLSKey string
+}
+
+// NewClient connects the way the docker CLI does: DOCKER_HOST,
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from the environment, overridden
+// by c's fields when they are set. The API version is negotiated with the
+// engine, never pinned, so both old engines (API 1.41) and current ones
+// (which refuse anything below 1.44) work. The client negotiates on its
+// first call and is not safe for concurrent calls until then, so a source
+// opens its event stream only after a listing has succeeded.
+func NewClient(c Conn) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if c.DockerHost != "" {
+		opts = append(opts, client.WithHost(c.DockerHost))
+	}
+	if c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" {
+		opts = append(opts, client.WithTLSClientConfig(c.TLSCA, c.TLSCert, c.TLSKey))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating docker client: %w", err)
+	}
+	return cli, nil
+}
+
+// Caller runs a source's API calls. Each call has its own time limit, so
+// a slow engine slows a listing down without making every listing fail.
+type Caller struct {
+	Timeout time.Duration
+	// Failed, if set, is told of every call that fails, by endpoint.
+	Failed func(endpoint string, err error)
+}
+
+// Call runs one API call within the time limit, and names the endpoint
+// (and the limit, when it was hit) in its error.
+func (c Caller) Call(ctx context.Context, endpoint string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	err := f(ctx)
+	if err != nil && c.Failed != nil && !errors.Is(err, context.Canceled) {
+		c.Failed(endpoint, err)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: no answer within api_timeout %v: %w", endpoint, c.Timeout, err)
+	default:
+		return fmt.Errorf("%s: %w", endpoint, err)
+	}
+}
+
+// Backoff bounds for retrying the Docker API and the event stream.
+const (
+	MinBackoff = 250 * time.Millisecond
+	MaxBackoff = time.Second
+)
+
+// Backoff is the wait before retry attempt (1 for the first): doubling
+// from MinBackoff up to MaxBackoff.
+func Backoff(attempt int) time.Duration {
+	d := MinBackoff
+	for i := 1; i < attempt && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxBackoff)
+}
