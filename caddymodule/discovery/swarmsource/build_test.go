@@ -22,6 +22,7 @@ func TestBuildTable(t *testing.T) {
 		fake.Network(fake.NetID, "faas_net", "10.0.1.0/24"),
 		fake.Network("net2", "faas_other", "10.0.2.0/24"),
 		fake.Network("ingress", "ingress", "10.0.0.0/24"),
+		fake.Network("bridge1", "proj_default", "172.20.0.0/16"), // a compose project's
 	}
 	gateway := []netip.Addr{netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")}
 	running, starting, stopping := swarm.TaskStateRunning, swarm.TaskStateStarting, swarm.TaskStateShutdown
@@ -200,6 +201,14 @@ func TestBuildTable(t *testing.T) {
 			tasks:    []swarm.Task{fake.Task("s", "10.0.1.9")},
 			local:    []netip.Addr{netip.MustParseAddr("127.0.0.1")},
 			want:     map[string][]string{"/s": {"10.0.1.9:8080"}},
+		},
+		{
+			name:         "gateway on a compose network only: the swarm's services out of its reach",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled())},
+			tasks:        []swarm.Task{fake.Task("s", "10.0.1.9")},
+			local:        []netip.Addr{netip.MustParseAddr("172.20.0.2")},
+			want:         map[string][]string{},
+			wantProblems: map[string]string{"s": "shares no network with the gateway"},
 		},
 		{
 			name:     "vip mode from the label",

@@ -54,7 +54,7 @@ var Endpoints = []string{"GET /services", "GET /tasks", "GET /networks", eventsE
 const maxFilterIDs = 1000
 
 // listAll lists the opted-in services, their running tasks and, when nets
-// says they are needed, the overlay networks: three calls at most (more
+// says they are needed, the networks: three calls at most (more
 // only past maxFilterIDs opted-in services), and only the tasks of the
 // opted-in services, however many other services and tasks the swarm has.
 func (l lister) listAll(ctx context.Context, nets *networkCache, forceNets bool) (State, error) {
@@ -184,17 +184,19 @@ func (c *networkCache) covers(services []swarm.Service) bool {
 	return true
 }
 
-// networks returns the overlay networks: listed when force is set or the
-// cache does not cover the services, the cached ones otherwise.
+// networks returns the engine's networks: listed when force is set or the
+// cache does not cover the services, the cached ones otherwise. All of
+// them, not only the overlays services use: a gateway on a network of the
+// engine that no service shares (a compose project's bridge) is on the
+// engine, not outside it, and must not take the services' overlays for
+// reachable.
 func (l lister) networks(ctx context.Context, c *networkCache, services []swarm.Service, force bool) ([]network.Summary, error) {
 	if !force && c.covers(services) {
 		return c.list, nil
 	}
 	var list []network.Summary
 	err := l.Call(ctx, "GET /networks", func(ctx context.Context) (err error) {
-		list, err = l.api.NetworkList(ctx, network.ListOptions{
-			Filters: filters.NewArgs(filters.Arg("driver", "overlay")),
-		})
+		list, err = l.api.NetworkList(ctx, network.ListOptions{})
 		return err
 	})
 	if err != nil {

@@ -17,9 +17,11 @@ import (
 // networkIndex is what route building knows of the swarm's networks.
 type networkIndex struct {
 	byID map[string]engine.Network
-	// gatewayInSwarm is true when the gateway shares any non-ingress
-	// network: it runs in the swarm, not outside it as in development.
-	gatewayInSwarm bool
+	// gatewayOn is true when the gateway shares any non-ingress network
+	// of the engine (an overlay, or a bridge such as a compose project's):
+	// it runs on the engine, not outside it as in development, and
+	// reaches only the services it shares a network with.
+	gatewayOn bool
 }
 
 func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
@@ -27,7 +29,7 @@ func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 	for _, n := range list {
 		ni := engine.Network{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress", Shared: engine.Shares(n, local)}
 		idx.byID[n.ID] = ni
-		idx.gatewayInSwarm = idx.gatewayInSwarm || (ni.Shared && !ni.Ingress)
+		idx.gatewayOn = idx.gatewayOn || (ni.Shared && !ni.Ingress)
 	}
 	return idx
 }
@@ -35,7 +37,7 @@ func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 // choose picks the network a service is reached on (see engine.Choose),
 // by its network label and the module's preferred network.
 func (idx networkIndex) choose(svc *swarm.Service, label, preferred string) (id, caveat string, err error) {
-	n, caveat, err := engine.Choose(idx.attached(svc), idx.gatewayInSwarm, svc.Spec.Labels[labels.StackNamespace], label, preferred, "service")
+	n, caveat, err := engine.Choose(idx.attached(svc), idx.gatewayOn, svc.Spec.Labels[labels.StackNamespace], label, preferred, "service")
 	return n.ID, caveat, err
 }
 
