@@ -3,15 +3,19 @@ package containersource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -26,6 +30,7 @@ type fakeAPI struct {
 	stopSig    map[string]string // Config.StopSignal by ID
 	calls      []string          // "list", "list c1 c2" (by ID), "networks", "inspect c1"
 	events     chan events.Message
+	refuse     bool // answer the listing 403, as a docker-api that predates containers
 }
 
 func newFakeAPI(cs ...container.Summary) *fakeAPI {
@@ -37,6 +42,9 @@ func (f *fakeAPI) ContainerList(_ context.Context, o container.ListOptions) ([]c
 	defer f.mu.Unlock()
 	ids := o.Filters.Get("id")
 	f.calls = append(f.calls, strings.TrimSpace("list "+strings.Join(ids, " ")))
+	if f.refuse {
+		return nil, fmt.Errorf("forbidden by docker-api: %w", cerrdefs.ErrPermissionDenied)
+	}
 	var out []container.Summary
 	for _, c := range f.containers {
 		switch {
@@ -112,16 +120,19 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 // testLoop returns a watcher (not started) and a loop of a source on api,
-// with a clock the test moves, for the test to drive step by step.
-func testLoop(t *testing.T, api *fakeAPI) (*discovery.Watcher, *loop, *clock) {
+// with a clock the test moves, for the test to drive step by step, and
+// the watcher's logs.
+func testLoop(t *testing.T, api *fakeAPI) (*discovery.Watcher, *loop, *clock, *observer.ObservedLogs) {
 	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
 	clk := &clock{now: fake.Epoch.Add(time.Hour)}
 	opts := testOpts()
 	opts.ResyncInterval, opts.APITimeout = 30*time.Second, time.Second
 	src := newSource(api, opts)
 	src.localAddrs = func() []netip.Addr { return gatewayAddrs }
-	w := discovery.New(src, discovery.Options{Now: clk.Now})
-	return w, src.newLoop(discovery.NewFeed(w)), clk
+	w := discovery.New(src, discovery.Options{Now: clk.Now, Log: func() *zap.Logger { return log }})
+	return w, src.newLoop(discovery.NewFeed(w)), clk, logs
 }
 
 // event is a container event of id.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
@@ -63,6 +64,10 @@ type loop struct {
 	failures int       // listings failed in a row
 	lastFull time.Time // when the last full listing succeeded
 	events   eventSub
+	// off is set while the Docker API refuses to list containers (a
+	// docker-api that predates them): nothing to route, checked again
+	// every resync interval.
+	off bool
 }
 
 type goneContainer struct {
@@ -109,7 +114,7 @@ func (l *loop) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !l.opts.PollOnly && l.feed.Synced() && l.events.due(l.now()) {
+		if !l.opts.PollOnly && l.feed.Synced() && !l.off && l.events.due(l.now()) {
 			reopened := l.events.failures > 0
 			l.events.open(ctx, l.lister)
 			if reopened {
@@ -298,13 +303,37 @@ func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context
 	if full {
 		l.feed.Stats().Resynced(err == nil, l.now().Sub(start))
 	}
+	if cerrdefs.IsPermissionDenied(err) {
+		l.turnOff(err)
+		return
+	}
 	if err != nil {
 		l.failed(ctx, err)
 		return
 	}
+	if l.off {
+		l.off = false
+		l.feed.Log().Info("docker api lists containers now: routing them", zap.String("docker_host", l.src.Engine()))
+	}
 	t, rep := Build(l.state(), l.opts)
 	l.feed.Publish(t, rep, full)
 	l.failures = 0
+}
+
+// turnOff turns the source off while the Docker API refuses to list
+// containers: one warning, no route, and for readiness nothing left to
+// list; it asks again every resync interval, quietly.
+func (l *loop) turnOff(err error) {
+	if !l.off {
+		l.off = true
+		l.feed.Log().Warn("docker api refuses to list containers (a docker-api older than the gateway?): standalone containers are not routed; set containers off to route services only",
+			zap.String("docker_host", l.src.Engine()), zap.Error(err))
+	}
+	l.events.close()
+	l.containers, l.failures, l.lastFull = nil, 0, l.now()
+	clear(l.gone)
+	clear(l.stopping)
+	l.feed.Off()
 }
 
 // failed records a failed listing, to be retried with backoff.

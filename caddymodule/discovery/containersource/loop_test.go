@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
+	"go.uber.org/zap"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -42,7 +43,7 @@ func TestSwarmTaskContainersAreNotRouted(t *testing.T) {
 		replica("t1", "10.0.1.21", fake.ContainerLabels("com.docker.swarm.task.id", "x", "com.docker.swarm.service.id", "y")),
 		replica("t2", "10.0.1.22", fake.ContainerLabels("com.docker.swarm.service.id", "y")),
 	)
-	w, l, _ := testLoop(t, api)
+	w, l, _, _ := testLoop(t, api)
 	l.resync(context.Background())
 	checkUpstreams(t, w, "10.0.1.11:8080")
 	if !w.Synced() {
@@ -76,7 +77,7 @@ func TestKillSignals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
 			api.stopSig["c1"] = tt.stopSig
-			w, l, _ := testLoop(t, api)
+			w, l, _, _ := testLoop(t, api)
 			ctx := context.Background()
 			l.resync(ctx)
 			api.takeCalls()
@@ -99,7 +100,7 @@ func TestKillSignals(t *testing.T) {
 // listing holdClaims later finds no container claiming it.
 func TestEventsRelistWhatTheyName(t *testing.T) {
 	api := newFakeAPI(replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
-	w, l, clk := testLoop(t, api)
+	w, l, clk, _ := testLoop(t, api)
 	ctx := context.Background()
 	l.resync(ctx)
 	checkUpstreams(t, w, "10.0.1.11:8080", "10.0.1.12:8080")
@@ -134,7 +135,7 @@ func TestEventsRelistWhatTheyName(t *testing.T) {
 // --force-recreate) hands its route over without the route going away.
 func TestRecreate(t *testing.T) {
 	api := newFakeAPI(replica("old", "10.0.1.11"))
-	w, l, clk := testLoop(t, api)
+	w, l, clk, _ := testLoop(t, api)
 	ctx := context.Background()
 	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "old", "signal", "15"))
@@ -152,7 +153,7 @@ func TestRecreate(t *testing.T) {
 // start of the same container) serves again at its start event.
 func TestRestart(t *testing.T) {
 	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _ := testLoop(t, api)
+	w, l, _, _ := testLoop(t, api)
 	ctx := context.Background()
 	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
@@ -165,7 +166,7 @@ func TestRestart(t *testing.T) {
 // is routed again after maxLeaving.
 func TestStopIgnored(t *testing.T) {
 	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, clk := testLoop(t, api)
+	w, l, clk, _ := testLoop(t, api)
 	ctx := context.Background()
 	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
@@ -180,7 +181,7 @@ func TestStopIgnored(t *testing.T) {
 // when due, and when a container is on one the last listing lacked.
 func TestNetworksListedWhenNeeded(t *testing.T) {
 	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _ := testLoop(t, api)
+	w, l, _, _ := testLoop(t, api)
 	ctx := context.Background()
 	l.resync(ctx)
 	if got := api.takeCalls(); !slices.Equal(got, []string{"list", "networks"}) {
@@ -230,5 +231,34 @@ func TestRunFollowsEvents(t *testing.T) {
 			t.Fatalf("the started container was not routed within 5s: %v", w.Table())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRefusedListingTurnsOff: a Docker API that refuses to list
+// containers (a docker-api that predates them) turns the source off: ready
+// with no route, one warning, no retry before the resync interval; it
+// routes them once the API lists them.
+func TestRefusedListingTurnsOff(t *testing.T) {
+	api := newFakeAPI(replica("c1", "10.0.1.11"))
+	api.refuse = true
+	w, l, clk, logs := testLoop(t, api)
+	ctx := context.Background()
+	l.resync(ctx)
+	if !w.Synced() || w.Table().Len() != 0 {
+		t.Errorf("synced %v with %d routes, want synced with none", w.Synced(), w.Table().Len())
+	}
+	if d := l.nextDelay(); d != l.opts.ResyncInterval {
+		t.Errorf("next listing in %v, want the resync interval %v", d, l.opts.ResyncInterval)
+	}
+	clk.now = clk.now.Add(l.opts.ResyncInterval)
+	l.resync(ctx)
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
+		t.Errorf("%d warnings, want one: %v", n, logs.FilterLevelExact(zap.WarnLevel).All())
+	}
+	api.refuse = false
+	l.resync(ctx)
+	checkUpstreams(t, w, "10.0.1.11:8080")
+	if n := logs.FilterMessage("docker api lists containers now: routing them").Len(); n != 1 {
+		t.Errorf("turning on again logged %d times, want once", n)
 	}
 }
