@@ -45,26 +45,7 @@ func (f *fakeAPI) ContainerList(_ context.Context, o container.ListOptions) ([]c
 	if f.refuse {
 		return nil, fmt.Errorf("forbidden by docker-api: %w", cerrdefs.ErrPermissionDenied)
 	}
-	var out []container.Summary
-	for _, c := range f.containers {
-		switch {
-		case o.Filters.Contains("label") && !o.Filters.MatchKVList("label", c.Labels):
-		case o.Filters.Contains("status") && !o.Filters.ExactMatch("status", string(c.State)):
-		case len(ids) > 0 && !containsPrefix(ids, c.ID):
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func containsPrefix(ids []string, id string) bool {
-	for _, p := range ids {
-		if strings.HasPrefix(id, p) {
-			return true
-		}
-	}
-	return false
+	return fake.ListContainers(f.containers, o.Filters), nil
 }
 
 func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {

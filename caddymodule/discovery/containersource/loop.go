@@ -7,9 +7,7 @@ package containersource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -121,7 +119,7 @@ func (l *loop) run(ctx context.Context) {
 				l.resync(ctx) // what changed while the stream was down
 			}
 		}
-		resetTimer(timer, l.nextDelay())
+		engine.ResetTimer(timer, l.nextDelay())
 	}
 }
 
@@ -292,12 +290,7 @@ func (l *loop) isStopSignal(ctx context.Context, id string, sig int) bool {
 // fails this listing only: it is logged with its stack and retried with
 // backoff, so one odd answer cannot stop the loop.
 func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context) error) {
-	defer func() {
-		if p := recover(); p != nil {
-			l.feed.Log().Error("listing the containers panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			l.failed(ctx, fmt.Errorf("listing panicked: %v", p))
-		}
-	}()
+	defer engine.RecoverListing(l.feed.Log(), "the containers", func(err error) { l.failed(ctx, err) })
 	start := l.now()
 	err := list(ctx)
 	if full {
@@ -358,9 +351,4 @@ func (l *loop) nextDelay() time.Duration {
 		d = min(d, engine.Backoff(l.events.failures))
 	}
 	return min(d, idle)
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	t.Stop()
-	t.Reset(d)
 }

@@ -33,6 +33,17 @@ func checkUpstreams(t *testing.T, w *discovery.Watcher, want ...string) {
 	}
 }
 
+// listed returns a loop of a source on a fake engine of the containers,
+// after its first full listing, with its watcher, the engine and the
+// clock.
+func listed(t *testing.T, cs ...container.Summary) (*fakeAPI, *discovery.Watcher, *loop, *clock) {
+	t.Helper()
+	api := newFakeAPI(cs...)
+	w, l, clk, _ := testLoop(t, api)
+	l.resync(context.Background())
+	return api, w, l, clk
+}
+
 func replica(id, addr string, opts ...fake.ContainerOpt) container.Summary {
 	return fake.Container(id, "p-w-"+id, addr, 0, append([]fake.ContainerOpt{fake.Compose("p", "w")}, opts...)...)
 }
@@ -99,10 +110,8 @@ func TestKillSignals(t *testing.T) {
 // and only it; a container gone keeps its claim (no replica) until a full
 // listing holdClaims later finds no container claiming it.
 func TestEventsRelistWhatTheyName(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
-	w, l, clk, _ := testLoop(t, api)
+	api, w, l, clk := listed(t, replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
 	ctx := context.Background()
-	l.resync(ctx)
 	checkUpstreams(t, w, "10.0.1.11:8080", "10.0.1.12:8080")
 	api.takeCalls()
 
@@ -134,10 +143,8 @@ func TestEventsRelistWhatTheyName(t *testing.T) {
 // TestRecreate: a container replaced by a new one (compose up
 // --force-recreate) hands its route over without the route going away.
 func TestRecreate(t *testing.T) {
-	api := newFakeAPI(replica("old", "10.0.1.11"))
-	w, l, clk, _ := testLoop(t, api)
+	api, w, l, clk := listed(t, replica("old", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "old", "signal", "15"))
 	checkUpstreams(t, w)
 	api.set()
@@ -152,10 +159,8 @@ func TestRecreate(t *testing.T) {
 // TestRestart: a container restarted (docker restart: stop signal, then
 // start of the same container) serves again at its start event.
 func TestRestart(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _, _ := testLoop(t, api)
+	_, w, l, _ := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
 	checkUpstreams(t, w)
 	l.eventsArrived(ctx, event(events.ActionStart, "c1"))
@@ -165,10 +170,8 @@ func TestRestart(t *testing.T) {
 // TestStopIgnored: a container that got its stop signal and keeps running
 // is routed again after maxLeaving.
 func TestStopIgnored(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, clk, _ := testLoop(t, api)
+	_, w, l, clk := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
 	l.resync(ctx)
 	checkUpstreams(t, w)
@@ -180,10 +183,8 @@ func TestStopIgnored(t *testing.T) {
 // TestNetworksListedWhenNeeded: the networks are listed at a full listing
 // when due, and when a container is on one the last listing lacked.
 func TestNetworksListedWhenNeeded(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _, _ := testLoop(t, api)
+	api, w, l, _ := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	if got := api.takeCalls(); !slices.Equal(got, []string{"list", "networks"}) {
 		t.Errorf("first listing called %v, want [list networks]", got)
 	}

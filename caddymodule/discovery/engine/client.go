@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/docker/docker/client"
+	"go.uber.org/zap"
 )
 
 // Conn says how to reach a Docker API; empty fields come from the
@@ -82,4 +84,21 @@ func Backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, MaxBackoff)
+}
+
+// ResetTimer makes t fire after d, whether it fired or not.
+func ResetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	t.Reset(d)
+}
+
+// RecoverListing, deferred by a listing, turns a panic (from an engine
+// answer the code did not expect) into the listing's failure: logged with
+// its stack, then failed, to be retried with backoff, so that one odd
+// answer cannot stop a source's loop. what names what was listed.
+func RecoverListing(log *zap.Logger, what string, failed func(error)) {
+	if p := recover(); p != nil {
+		log.Error("listing "+what+" panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+		failed(fmt.Errorf("listing panicked: %v", p))
+	}
 }
