@@ -57,7 +57,9 @@ type Options struct {
 // one asks for the opted-in services, their tasks and (when a network
 // event, a new network or the periodic resync says so) the networks, in
 // at most three calls; a re-list that an event or a convergence causes
-// asks for those services and their tasks only.
+// asks for those services and their tasks only. On an engine that is no
+// swarm manager it routes nothing and counts as listed, checking again
+// every resync interval.
 type Source struct {
 	api  dockerAPI
 	opts Options
