@@ -34,7 +34,7 @@ func TestThroughTheDockerClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
+	src.LocalAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
 	w := discovery.New(src, discovery.Options{})
 	w.Start()
 	t.Cleanup(func() { _ = w.Destruct() })

@@ -111,7 +111,7 @@ func testLoop(t *testing.T, api *fakeAPI) (*discovery.Watcher, *loop, *clock, *o
 	opts := testOpts()
 	opts.ResyncInterval, opts.APITimeout = 30*time.Second, time.Second
 	src := newSource(api, opts)
-	src.localAddrs = func() []netip.Addr { return gatewayAddrs }
+	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
 	w := discovery.New(src, discovery.Options{Now: clk.Now, Log: func() *zap.Logger { return log }})
 	return w, src.newLoop(discovery.NewFeed(w)), clk, logs
 }

@@ -78,7 +78,7 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 		src:         s,
 		opts:        s.opts,
 		feed:        feed,
-		lister:      lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: feed.Stats().APIError}, api: s.api, labelPrefix: s.opts.LabelPrefix},
+		lister:      lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: feed.Stats().APIError}, api: s.API, labelPrefix: s.opts.LabelPrefix},
 		gone:        make(map[string]goneContainer),
 		stopping:    make(map[string]time.Time),
 		stopSignals: make(map[string]int),
@@ -213,7 +213,7 @@ func (l *loop) state() State {
 		Leaving:    make(map[string]bool, len(l.stopping)+len(l.gone)),
 		Started:    l.started,
 		Networks:   l.networks,
-		LocalAddrs: l.src.localAddrs(),
+		LocalAddrs: l.src.LocalAddrs(),
 	}
 	for id := range l.stopping {
 		st.Leaving[id] = true

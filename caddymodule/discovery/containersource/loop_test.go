@@ -215,7 +215,7 @@ func TestRunFollowsEvents(t *testing.T) {
 	opts := testOpts()
 	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
 	src := newSource(api, opts)
-	src.localAddrs = func() []netip.Addr { return gatewayAddrs }
+	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
 	w := discovery.New(src, discovery.Options{})
 	w.Start()
 	t.Cleanup(func() { _ = w.Destruct() })

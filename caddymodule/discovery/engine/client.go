@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -102,3 +103,28 @@ func RecoverListing(log *zap.Logger, what string, failed func(error)) {
 		failed(fmt.Errorf("listing panicked: %v", p))
 	}
 }
+
+// API is what every source's Docker client answers besides its calls.
+type API interface {
+	DaemonHost() string
+	Close() error
+}
+
+// Reader is what a source reads its engine through: its Docker client
+// (of the source's own narrow interface) and the gateway's own
+// addresses. It names the engine and closes the client for the source.
+type Reader[A API] struct {
+	API A
+	// LocalAddrs returns the gateway's own addresses, to tell the
+	// networks it is on; replaced in tests. Default: InterfaceAddrs
+	LocalAddrs func() []netip.Addr
+}
+
+// NewReader returns the reader of api.
+func NewReader[A API](api A) Reader[A] { return Reader[A]{API: api, LocalAddrs: InterfaceAddrs} }
+
+// Engine names the Docker API the source reads.
+func (r Reader[A]) Engine() string { return r.API.DaemonHost() }
+
+// Close closes the Docker client.
+func (r Reader[A]) Close() error { return r.API.Close() }

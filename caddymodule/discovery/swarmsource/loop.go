@@ -58,7 +58,7 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 			if !notManager(err) { // not an error: a plain engine
 				feed.Stats().APIError(endpoint, err)
 			}
-		}}, api: s.api, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
+		}}, api: s.API, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
 		stream: eventStream{now: feed.Now},
 	}
 }
@@ -154,7 +154,7 @@ func (l *loop) eventsArrived(ctx context.Context, m events.Message) {
 func (l *loop) resync(ctx context.Context) {
 	l.refresh(ctx, true, func(ctx context.Context) (State, error) {
 		st, err := l.lister.listAll(ctx, &l.nets, l.networksDue())
-		st.LocalAddrs = l.src.localAddrs()
+		st.LocalAddrs = l.src.LocalAddrs()
 		return st, err
 	})
 }
@@ -187,7 +187,7 @@ func (l *loop) relistNetworks(ctx context.Context) {
 	l.refresh(ctx, false, func(ctx context.Context) (st State, err error) {
 		st = l.last
 		st.Networks, err = l.lister.networks(ctx, &l.nets, st.Services, true)
-		st.LocalAddrs = l.src.localAddrs() // the gateway's own networks may have changed too
+		st.LocalAddrs = l.src.LocalAddrs() // the gateway's own networks may have changed too
 		return st, err
 	})
 }
