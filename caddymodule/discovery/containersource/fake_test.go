@@ -31,6 +31,10 @@ type fakeAPI struct {
 	calls      []string          // "list", "list c1 c2" (by ID), "networks", "inspect c1"
 	events     chan events.Message
 	refuse     bool // answer the listing 403, as a docker-api that predates containers
+	// eventsErr, when set, fails every subscription at once; opens counts
+	// the subscriptions.
+	eventsErr error
+	opens     int
 }
 
 func newFakeAPI(cs ...container.Summary) *fakeAPI {
@@ -69,6 +73,13 @@ func (f *fakeAPI) NetworkList(context.Context, network.ListOptions) ([]network.S
 
 func (f *fakeAPI) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
 	errs := make(chan error, 1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens++
+	if f.eventsErr != nil {
+		errs <- f.eventsErr
+		return make(chan events.Message), errs
+	}
 	go func() {
 		<-ctx.Done()
 		errs <- ctx.Err()

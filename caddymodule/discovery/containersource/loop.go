@@ -113,10 +113,13 @@ func (l *loop) run(ctx context.Context) {
 			return
 		}
 		if !l.opts.PollOnly && l.feed.Synced() && !l.off && l.events.due(l.now()) {
-			reopened := l.events.failures > 0
+			// What changed while the stream was down, unless a full
+			// listing since it went down (the one its retry timer ran, say)
+			// has seen it.
+			missed := l.events.failures > 0 && !l.lastFull.After(l.events.lostAt)
 			l.events.open(ctx, l.lister)
-			if reopened {
-				l.resync(ctx) // what changed while the stream was down
+			if missed {
+				l.resync(ctx)
 			}
 		}
 		engine.ResetTimer(timer, l.nextDelay())

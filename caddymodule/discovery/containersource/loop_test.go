@@ -2,6 +2,7 @@ package containersource
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -261,5 +263,40 @@ func TestRefusedListingTurnsOff(t *testing.T) {
 	checkUpstreams(t, w, "10.0.1.11:8080")
 	if n := logs.FilterMessage("docker api lists containers now: routing them").Len(); n != 1 {
 		t.Errorf("turning on again logged %d times, want once", n)
+	}
+}
+
+// TestEventsRefused: with the event stream refused (a proxy that blocks
+// it), the source re-lists once per retry of the stream, not twice, and
+// warns once.
+func TestEventsRefused(t *testing.T) {
+	api := newFakeAPI(replica("c1", "10.0.1.11"))
+	api.eventsErr = errors.New("403 forbidden")
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	opts := testOpts()
+	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
+	src := newSource(api, opts)
+	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
+	w := discovery.New(src, discovery.Options{Log: func() *zap.Logger { return log }})
+	w.Start()
+	time.Sleep(3 * time.Second)
+	if err := w.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	lists := slices.Index(api.calls, "list") // the first
+	n := 0
+	for _, c := range api.calls[lists:] {
+		if c == "list" {
+			n++
+		}
+	}
+	if api.opens < 3 || n > api.opens+1 {
+		t.Errorf("%d full listings for %d attempts to open the stream in 3s, want at least 3 attempts and a listing each", n, api.opens)
+	}
+	if got := logs.FilterLevelExact(zap.WarnLevel).Len(); got != 1 {
+		t.Errorf("%d warnings, want one about the event stream: %v", got, logs.FilterLevelExact(zap.WarnLevel).All())
 	}
 }
