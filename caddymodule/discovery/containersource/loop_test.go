@@ -210,16 +210,23 @@ func TestNetworksListedWhenNeeded(t *testing.T) {
 	}
 }
 
-// TestRunFollowsEvents: a running source sees a container start through
-// the event stream, though the resync interval is long.
-func TestRunFollowsEvents(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
+// running returns a started watcher of a source on api, with an hour's
+// resync interval: only events and retries drive it.
+func running(api *fakeAPI, wo discovery.Options) *discovery.Watcher {
 	opts := testOpts()
 	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
 	src := newSource(api, opts)
 	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
-	w := discovery.New(src, discovery.Options{})
+	w := discovery.New(src, wo)
 	w.Start()
+	return w
+}
+
+// TestRunFollowsEvents: a running source sees a container start through
+// the event stream, though the resync interval is long.
+func TestRunFollowsEvents(t *testing.T) {
+	api := newFakeAPI(replica("c1", "10.0.1.11"))
+	w := running(api, discovery.Options{})
 	t.Cleanup(func() { _ = w.Destruct() })
 	<-w.Ready()
 	checkUpstreams(t, w, "10.0.1.11:8080")
@@ -274,12 +281,7 @@ func TestEventsRefused(t *testing.T) {
 	api.eventsErr = errors.New("403 forbidden")
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
-	opts := testOpts()
-	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
-	src := newSource(api, opts)
-	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
-	w := discovery.New(src, discovery.Options{Log: func() *zap.Logger { return log }})
-	w.Start()
+	w := running(api, discovery.Options{Log: func() *zap.Logger { return log }})
 	time.Sleep(3 * time.Second)
 	if err := w.Destruct(); err != nil {
 		t.Fatal(err)
