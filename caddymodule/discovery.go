@@ -85,9 +85,10 @@ type Discovery struct {
 	// settles, so replicas join and leave within it. Default: 250ms
 	ConvergeInterval caddy.Duration `json:"converge_interval,omitempty"`
 
-	// Time limit of each Docker API list call (services, tasks, networks).
-	// A call that takes longer fails, is logged with its endpoint, and is
-	// retried with backoff while the last routes keep being served.
+	// Time limit of each Docker API list call (services, tasks, networks,
+	// containers). A call that takes longer fails, is logged with its
+	// endpoint, and is retried with backoff while the last routes keep
+	// being served.
 	// Default: 10s
 	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
 

@@ -36,9 +36,9 @@ type Engine struct {
 	// Containers are the engine's containers, of which it lists the
 	// running ones.
 	Containers []container.Summary
-	calls    []string // "GET /services"
-	queries  []string // the query of each call, decoded
-	down     bool
+	calls      []string // "GET /services"
+	queries    []string // the query of each call, decoded
+	down       bool
 	// HangEvents makes /events never answer, like an engine behind an
 	// address that accepts connections and then says nothing.
 	HangEvents bool
@@ -165,13 +165,20 @@ func filterServices(services []swarm.Service, raw string) []swarm.Service {
 	return out
 }
 
-// filterContainers honours the container filters the module uses: label
-// (a key, or key=value), status and id (a prefix of the ID).
+// filterContainers honours the container filters the module uses, as
+// ListContainers.
 func filterContainers(cs []container.Summary, raw string) []container.Summary {
 	f, err := filters.FromJSON(raw)
 	if err != nil {
 		panic(err)
 	}
+	return ListContainers(cs, f)
+}
+
+// ListContainers lists the containers of cs that f lets through, with the
+// filters the module uses: label (a key, or key=value), status and id (a
+// prefix of the ID, as dockerd matches it).
+func ListContainers(cs []container.Summary, f filters.Args) []container.Summary {
 	out := []container.Summary{}
 	for _, c := range cs {
 		switch {

@@ -3,14 +3,12 @@ package containersource
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 
-	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 )
@@ -178,23 +176,7 @@ func TestBuildTable(t *testing.T) {
 					t.Errorf("route %s = %v (present %v), want %v", k, g, ok, want)
 				}
 			}
-			checkProblems(t, rep, tt.wantProblems)
+			fake.CheckProblems(t, rep, tt.wantProblems)
 		})
-	}
-}
-
-func checkProblems(t *testing.T, rep discovery.Report, want map[string]string) {
-	t.Helper()
-	if len(rep.Problems) != len(want) {
-		t.Errorf("problems = %v, want %v", rep.Problems, want)
-	}
-	for k, sub := range want {
-		pk := discovery.ProblemKey{Service: k}
-		if g, r, ok := strings.Cut(k, "/"); ok {
-			pk = discovery.ProblemKey{Service: g, Route: r}
-		}
-		if !strings.Contains(rep.Problems[pk].Message, sub) {
-			t.Errorf("problem of %s = %q, want it to contain %q", k, rep.Problems[pk].Message, sub)
-		}
 	}
 }

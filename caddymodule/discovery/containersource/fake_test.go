@@ -3,15 +3,19 @@ package containersource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -26,6 +30,11 @@ type fakeAPI struct {
 	stopSig    map[string]string // Config.StopSignal by ID
 	calls      []string          // "list", "list c1 c2" (by ID), "networks", "inspect c1"
 	events     chan events.Message
+	refuse     bool // answer the listing 403, as a docker-api that predates containers
+	// eventsErr, when set, fails every subscription at once; opens counts
+	// the subscriptions.
+	eventsErr error
+	opens     int
 }
 
 func newFakeAPI(cs ...container.Summary) *fakeAPI {
@@ -37,26 +46,10 @@ func (f *fakeAPI) ContainerList(_ context.Context, o container.ListOptions) ([]c
 	defer f.mu.Unlock()
 	ids := o.Filters.Get("id")
 	f.calls = append(f.calls, strings.TrimSpace("list "+strings.Join(ids, " ")))
-	var out []container.Summary
-	for _, c := range f.containers {
-		switch {
-		case o.Filters.Contains("label") && !o.Filters.MatchKVList("label", c.Labels):
-		case o.Filters.Contains("status") && !o.Filters.ExactMatch("status", string(c.State)):
-		case len(ids) > 0 && !containsPrefix(ids, c.ID):
-		default:
-			out = append(out, c)
-		}
+	if f.refuse {
+		return nil, fmt.Errorf("forbidden by docker-api: %w", cerrdefs.ErrPermissionDenied)
 	}
-	return out, nil
-}
-
-func containsPrefix(ids []string, id string) bool {
-	for _, p := range ids {
-		if strings.HasPrefix(id, p) {
-			return true
-		}
-	}
-	return false
+	return fake.ListContainers(f.containers, o.Filters), nil
 }
 
 func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
@@ -80,6 +73,13 @@ func (f *fakeAPI) NetworkList(context.Context, network.ListOptions) ([]network.S
 
 func (f *fakeAPI) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
 	errs := make(chan error, 1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens++
+	if f.eventsErr != nil {
+		errs <- f.eventsErr
+		return make(chan events.Message), errs
+	}
 	go func() {
 		<-ctx.Done()
 		errs <- ctx.Err()
@@ -112,16 +112,19 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 // testLoop returns a watcher (not started) and a loop of a source on api,
-// with a clock the test moves, for the test to drive step by step.
-func testLoop(t *testing.T, api *fakeAPI) (*discovery.Watcher, *loop, *clock) {
+// with a clock the test moves, for the test to drive step by step, and
+// the watcher's logs.
+func testLoop(t *testing.T, api *fakeAPI) (*discovery.Watcher, *loop, *clock, *observer.ObservedLogs) {
 	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
 	clk := &clock{now: fake.Epoch.Add(time.Hour)}
 	opts := testOpts()
 	opts.ResyncInterval, opts.APITimeout = 30*time.Second, time.Second
 	src := newSource(api, opts)
-	src.localAddrs = func() []netip.Addr { return gatewayAddrs }
-	w := discovery.New(src, discovery.Options{Now: clk.Now})
-	return w, src.newLoop(discovery.NewFeed(w)), clk
+	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
+	w := discovery.New(src, discovery.Options{Now: clk.Now, Log: func() *zap.Logger { return log }})
+	return w, src.newLoop(discovery.NewFeed(w)), clk, logs
 }
 
 // event is a container event of id.

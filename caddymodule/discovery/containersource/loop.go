@@ -7,12 +7,11 @@ package containersource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
@@ -63,6 +62,10 @@ type loop struct {
 	failures int       // listings failed in a row
 	lastFull time.Time // when the last full listing succeeded
 	events   eventSub
+	// off is set while the Docker API refuses to list containers (a
+	// docker-api that predates them): nothing to route, checked again
+	// every resync interval.
+	off bool
 }
 
 type goneContainer struct {
@@ -75,7 +78,7 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 		src:         s,
 		opts:        s.opts,
 		feed:        feed,
-		lister:      lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: feed.Stats().APIError}, api: s.api, labelPrefix: s.opts.LabelPrefix},
+		lister:      lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: feed.Stats().APIError}, api: s.API, labelPrefix: s.opts.LabelPrefix},
 		gone:        make(map[string]goneContainer),
 		stopping:    make(map[string]time.Time),
 		stopSignals: make(map[string]int),
@@ -109,14 +112,17 @@ func (l *loop) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !l.opts.PollOnly && l.feed.Synced() && l.events.due(l.now()) {
-			reopened := l.events.failures > 0
+		if !l.opts.PollOnly && l.feed.Synced() && !l.off && l.events.due(l.now()) {
+			// What changed while the stream was down, unless a full
+			// listing since it went down (the one its retry timer ran, say)
+			// has seen it.
+			missed := l.events.failures > 0 && !l.lastFull.After(l.events.lostAt)
 			l.events.open(ctx, l.lister)
-			if reopened {
-				l.resync(ctx) // what changed while the stream was down
+			if missed {
+				l.resync(ctx)
 			}
 		}
-		resetTimer(timer, l.nextDelay())
+		engine.ResetTimer(timer, l.nextDelay())
 	}
 }
 
@@ -210,7 +216,7 @@ func (l *loop) state() State {
 		Leaving:    make(map[string]bool, len(l.stopping)+len(l.gone)),
 		Started:    l.started,
 		Networks:   l.networks,
-		LocalAddrs: l.src.localAddrs(),
+		LocalAddrs: l.src.LocalAddrs(),
 	}
 	for id := range l.stopping {
 		st.Leaving[id] = true
@@ -287,24 +293,43 @@ func (l *loop) isStopSignal(ctx context.Context, id string, sig int) bool {
 // fails this listing only: it is logged with its stack and retried with
 // backoff, so one odd answer cannot stop the loop.
 func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context) error) {
-	defer func() {
-		if p := recover(); p != nil {
-			l.feed.Log().Error("listing the containers panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			l.failed(ctx, fmt.Errorf("listing panicked: %v", p))
-		}
-	}()
+	defer engine.RecoverListing(l.feed.Log(), "the containers", func(err error) { l.failed(ctx, err) })
 	start := l.now()
 	err := list(ctx)
 	if full {
 		l.feed.Stats().Resynced(err == nil, l.now().Sub(start))
 	}
+	if cerrdefs.IsPermissionDenied(err) {
+		l.turnOff(err)
+		return
+	}
 	if err != nil {
 		l.failed(ctx, err)
 		return
 	}
+	if l.off {
+		l.off = false
+		l.feed.Log().Info("docker api lists containers now: routing them", zap.String("docker_host", l.src.Engine()))
+	}
 	t, rep := Build(l.state(), l.opts)
 	l.feed.Publish(t, rep, full)
 	l.failures = 0
+}
+
+// turnOff turns the source off while the Docker API refuses to list
+// containers: one warning, no route, and for readiness nothing left to
+// list; it asks again every resync interval, quietly.
+func (l *loop) turnOff(err error) {
+	if !l.off {
+		l.off = true
+		l.feed.Log().Warn("docker api refuses to list containers (a docker-api older than the gateway?): standalone containers are not routed; set containers off to route services only",
+			zap.String("docker_host", l.src.Engine()), zap.Error(err))
+	}
+	l.events.close()
+	l.containers, l.failures, l.lastFull = nil, 0, l.now()
+	clear(l.gone)
+	clear(l.stopping)
+	l.feed.Off()
 }
 
 // failed records a failed listing, to be retried with backoff.
@@ -329,9 +354,4 @@ func (l *loop) nextDelay() time.Duration {
 		d = min(d, engine.Backoff(l.events.failures))
 	}
 	return min(d, idle)
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	t.Stop()
-	t.Reset(d)
 }

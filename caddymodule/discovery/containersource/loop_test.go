@@ -2,6 +2,7 @@ package containersource
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -32,6 +35,17 @@ func checkUpstreams(t *testing.T, w *discovery.Watcher, want ...string) {
 	}
 }
 
+// listed returns a loop of a source on a fake engine of the containers,
+// after its first full listing, with its watcher, the engine and the
+// clock.
+func listed(t *testing.T, cs ...container.Summary) (*fakeAPI, *discovery.Watcher, *loop, *clock) {
+	t.Helper()
+	api := newFakeAPI(cs...)
+	w, l, clk, _ := testLoop(t, api)
+	l.resync(context.Background())
+	return api, w, l, clk
+}
+
 func replica(id, addr string, opts ...fake.ContainerOpt) container.Summary {
 	return fake.Container(id, "p-w-"+id, addr, 0, append([]fake.ContainerOpt{fake.Compose("p", "w")}, opts...)...)
 }
@@ -42,7 +56,7 @@ func TestSwarmTaskContainersAreNotRouted(t *testing.T) {
 		replica("t1", "10.0.1.21", fake.ContainerLabels("com.docker.swarm.task.id", "x", "com.docker.swarm.service.id", "y")),
 		replica("t2", "10.0.1.22", fake.ContainerLabels("com.docker.swarm.service.id", "y")),
 	)
-	w, l, _ := testLoop(t, api)
+	w, l, _, _ := testLoop(t, api)
 	l.resync(context.Background())
 	checkUpstreams(t, w, "10.0.1.11:8080")
 	if !w.Synced() {
@@ -76,7 +90,7 @@ func TestKillSignals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
 			api.stopSig["c1"] = tt.stopSig
-			w, l, _ := testLoop(t, api)
+			w, l, _, _ := testLoop(t, api)
 			ctx := context.Background()
 			l.resync(ctx)
 			api.takeCalls()
@@ -98,10 +112,8 @@ func TestKillSignals(t *testing.T) {
 // and only it; a container gone keeps its claim (no replica) until a full
 // listing holdClaims later finds no container claiming it.
 func TestEventsRelistWhatTheyName(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
-	w, l, clk := testLoop(t, api)
+	api, w, l, clk := listed(t, replica("c1", "10.0.1.11"), replica("c2", "10.0.1.12"))
 	ctx := context.Background()
-	l.resync(ctx)
 	checkUpstreams(t, w, "10.0.1.11:8080", "10.0.1.12:8080")
 	api.takeCalls()
 
@@ -133,10 +145,8 @@ func TestEventsRelistWhatTheyName(t *testing.T) {
 // TestRecreate: a container replaced by a new one (compose up
 // --force-recreate) hands its route over without the route going away.
 func TestRecreate(t *testing.T) {
-	api := newFakeAPI(replica("old", "10.0.1.11"))
-	w, l, clk := testLoop(t, api)
+	api, w, l, clk := listed(t, replica("old", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "old", "signal", "15"))
 	checkUpstreams(t, w)
 	api.set()
@@ -151,10 +161,8 @@ func TestRecreate(t *testing.T) {
 // TestRestart: a container restarted (docker restart: stop signal, then
 // start of the same container) serves again at its start event.
 func TestRestart(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _ := testLoop(t, api)
+	_, w, l, _ := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
 	checkUpstreams(t, w)
 	l.eventsArrived(ctx, event(events.ActionStart, "c1"))
@@ -164,10 +172,8 @@ func TestRestart(t *testing.T) {
 // TestStopIgnored: a container that got its stop signal and keeps running
 // is routed again after maxLeaving.
 func TestStopIgnored(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, clk := testLoop(t, api)
+	_, w, l, clk := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	l.eventsArrived(ctx, event(events.ActionKill, "c1", "signal", "15"))
 	l.resync(ctx)
 	checkUpstreams(t, w)
@@ -179,10 +185,8 @@ func TestStopIgnored(t *testing.T) {
 // TestNetworksListedWhenNeeded: the networks are listed at a full listing
 // when due, and when a container is on one the last listing lacked.
 func TestNetworksListedWhenNeeded(t *testing.T) {
-	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	w, l, _ := testLoop(t, api)
+	api, w, l, _ := listed(t, replica("c1", "10.0.1.11"))
 	ctx := context.Background()
-	l.resync(ctx)
 	if got := api.takeCalls(); !slices.Equal(got, []string{"list", "networks"}) {
 		t.Errorf("first listing called %v, want [list networks]", got)
 	}
@@ -206,16 +210,23 @@ func TestNetworksListedWhenNeeded(t *testing.T) {
 	}
 }
 
+// running returns a started watcher of a source on api, with an hour's
+// resync interval: only events and retries drive it.
+func running(api *fakeAPI, wo discovery.Options) *discovery.Watcher {
+	opts := testOpts()
+	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
+	src := newSource(api, opts)
+	src.LocalAddrs = func() []netip.Addr { return gatewayAddrs }
+	w := discovery.New(src, wo)
+	w.Start()
+	return w
+}
+
 // TestRunFollowsEvents: a running source sees a container start through
 // the event stream, though the resync interval is long.
 func TestRunFollowsEvents(t *testing.T) {
 	api := newFakeAPI(replica("c1", "10.0.1.11"))
-	opts := testOpts()
-	opts.ResyncInterval, opts.APITimeout = time.Hour, time.Second
-	src := newSource(api, opts)
-	src.localAddrs = func() []netip.Addr { return gatewayAddrs }
-	w := discovery.New(src, discovery.Options{})
-	w.Start()
+	w := running(api, discovery.Options{})
 	t.Cleanup(func() { _ = w.Destruct() })
 	<-w.Ready()
 	checkUpstreams(t, w, "10.0.1.11:8080")
@@ -230,5 +241,64 @@ func TestRunFollowsEvents(t *testing.T) {
 			t.Fatalf("the started container was not routed within 5s: %v", w.Table())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRefusedListingTurnsOff: a Docker API that refuses to list
+// containers (a docker-api that predates them) turns the source off: ready
+// with no route, one warning, no retry before the resync interval; it
+// routes them once the API lists them.
+func TestRefusedListingTurnsOff(t *testing.T) {
+	api := newFakeAPI(replica("c1", "10.0.1.11"))
+	api.refuse = true
+	w, l, clk, logs := testLoop(t, api)
+	ctx := context.Background()
+	l.resync(ctx)
+	if !w.Synced() || w.Table().Len() != 0 {
+		t.Errorf("synced %v with %d routes, want synced with none", w.Synced(), w.Table().Len())
+	}
+	if d := l.nextDelay(); d != l.opts.ResyncInterval {
+		t.Errorf("next listing in %v, want the resync interval %v", d, l.opts.ResyncInterval)
+	}
+	clk.now = clk.now.Add(l.opts.ResyncInterval)
+	l.resync(ctx)
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
+		t.Errorf("%d warnings, want one: %v", n, logs.FilterLevelExact(zap.WarnLevel).All())
+	}
+	api.refuse = false
+	l.resync(ctx)
+	checkUpstreams(t, w, "10.0.1.11:8080")
+	if n := logs.FilterMessage("docker api lists containers now: routing them").Len(); n != 1 {
+		t.Errorf("turning on again logged %d times, want once", n)
+	}
+}
+
+// TestEventsRefused: with the event stream refused (a proxy that blocks
+// it), the source re-lists once per retry of the stream, not twice, and
+// warns once.
+func TestEventsRefused(t *testing.T) {
+	api := newFakeAPI(replica("c1", "10.0.1.11"))
+	api.eventsErr = errors.New("403 forbidden")
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	w := running(api, discovery.Options{Log: func() *zap.Logger { return log }})
+	time.Sleep(3 * time.Second)
+	if err := w.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	lists := slices.Index(api.calls, "list") // the first
+	n := 0
+	for _, c := range api.calls[lists:] {
+		if c == "list" {
+			n++
+		}
+	}
+	if api.opens < 3 || n > api.opens+1 {
+		t.Errorf("%d full listings for %d attempts to open the stream in 3s, want at least 3 attempts and a listing each", n, api.opens)
+	}
+	if got := logs.FilterLevelExact(zap.WarnLevel).Len(); got != 1 {
+		t.Errorf("%d warnings, want one about the event stream: %v", got, logs.FilterLevelExact(zap.WarnLevel).All())
 	}
 }

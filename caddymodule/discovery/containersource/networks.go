@@ -15,22 +15,10 @@ import (
 )
 
 // networkIndex is what route building knows of the engine's networks.
-type networkIndex struct {
-	byID map[string]engine.Network
-	// gatewayOn is true when the gateway shares any of the engine's
-	// networks but ingress: it runs on them, not outside them as in
-	// development.
-	gatewayOn bool
-}
+type networkIndex struct{ engine.Networks }
 
 func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
-	idx := networkIndex{byID: make(map[string]engine.Network, len(list))}
-	for _, n := range list {
-		ni := engine.Network{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress", Shared: engine.Shares(n, local)}
-		idx.byID[n.ID] = ni
-		idx.gatewayOn = idx.gatewayOn || (ni.Shared && !ni.Ingress)
-	}
-	return idx
+	return networkIndex{engine.IndexNetworks(list, local)}
 }
 
 // knows reports whether the index has every network the containers are
@@ -38,7 +26,7 @@ func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
 func (idx networkIndex) knows(cs []container.Summary) bool {
 	for i := range cs {
 		for _, ep := range endpoints(&cs[i]) {
-			if _, ok := idx.byID[ep.NetworkID]; !ok {
+			if _, ok := idx.ByID[ep.NetworkID]; !ok {
 				return false
 			}
 		}
@@ -54,7 +42,7 @@ func (idx networkIndex) address(c *container.Summary, namespace, label, preferre
 	var attached []engine.Network
 	addrs := make(map[string]string)
 	for name, ep := range endpoints(c) {
-		ni, ok := idx.byID[ep.NetworkID]
+		ni, ok := idx.ByID[ep.NetworkID]
 		if !ok {
 			ni = engine.Network{ID: ep.NetworkID, Name: name}
 		}
@@ -64,7 +52,7 @@ func (idx networkIndex) address(c *container.Summary, namespace, label, preferre
 		}
 	}
 	engine.SortByName(attached)
-	n, caveat, err := engine.Choose(attached, idx.gatewayOn, namespace, label, preferred, "container")
+	n, caveat, err := engine.Choose(attached, idx.GatewayOn, namespace, label, preferred, "container")
 	if err != nil {
 		return netip.Addr{}, "", err
 	}

@@ -17,7 +17,6 @@ package containersource
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -52,10 +51,8 @@ type Options struct {
 // them is on a network it has not listed yet or the periodic resync is
 // due.
 type Source struct {
-	api  dockerAPI
+	engine.Reader[dockerAPI]
 	opts Options
-	// localAddrs returns the gateway's own addresses; replaced in tests.
-	localAddrs func() []netip.Addr
 }
 
 // New returns the source of the engine opts names. It does not call
@@ -69,14 +66,8 @@ func New(opts Options) (*Source, error) {
 }
 
 func newSource(api dockerAPI, opts Options) *Source {
-	return &Source{api: api, opts: opts, localAddrs: engine.InterfaceAddrs}
+	return &Source{Reader: engine.NewReader(api), opts: opts}
 }
-
-// Engine names the Docker API the source reads.
-func (s *Source) Engine() string { return s.api.DaemonHost() }
-
-// Close closes the Docker client.
-func (s *Source) Close() error { return s.api.Close() }
 
 // Run lists the engine's containers and follows them until ctx ends.
 func (s *Source) Run(ctx context.Context, feed *discovery.Feed) {

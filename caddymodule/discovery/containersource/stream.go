@@ -21,6 +21,7 @@ type eventSub struct {
 	errs     <-chan error
 	cancel   context.CancelFunc
 	failures int       // failures in a row
+	lostAt   time.Time // when it last ended
 	retryAt  time.Time // no new attempt before then
 }
 
@@ -63,6 +64,7 @@ func (s *eventSub) burst(first events.Message, log *zap.Logger) []events.Message
 func (s *eventSub) lost(err error, now time.Time, log *zap.Logger, apiDown bool) {
 	s.close()
 	s.failures++
+	s.lostAt = now
 	s.retryAt = now.Add(engine.Backoff(s.failures))
 	if errors.Is(err, context.Canceled) {
 		return

@@ -8,9 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/docker/docker/client"
+	"go.uber.org/zap"
 )
 
 // Conn says how to reach a Docker API; empty fields come from the
@@ -83,3 +86,45 @@ func Backoff(attempt int) time.Duration {
 	}
 	return min(d, MaxBackoff)
 }
+
+// ResetTimer makes t fire after d, whether it fired or not.
+func ResetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	t.Reset(d)
+}
+
+// RecoverListing, deferred by a listing, turns a panic (from an engine
+// answer the code did not expect) into the listing's failure: logged with
+// its stack, then failed, to be retried with backoff, so that one odd
+// answer cannot stop a source's loop. what names what was listed.
+func RecoverListing(log *zap.Logger, what string, failed func(error)) {
+	if p := recover(); p != nil {
+		log.Error("listing "+what+" panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+		failed(fmt.Errorf("listing panicked: %v", p))
+	}
+}
+
+// API is what every source's Docker client answers besides its calls.
+type API interface {
+	DaemonHost() string
+	Close() error
+}
+
+// Reader is what a source reads its engine through: its Docker client
+// (of the source's own narrow interface) and the gateway's own
+// addresses. It names the engine and closes the client for the source.
+type Reader[A API] struct {
+	API A
+	// LocalAddrs returns the gateway's own addresses, to tell the
+	// networks it is on; replaced in tests. Default: InterfaceAddrs
+	LocalAddrs func() []netip.Addr
+}
+
+// NewReader returns the reader of api.
+func NewReader[A API](api A) Reader[A] { return Reader[A]{API: api, LocalAddrs: InterfaceAddrs} }
+
+// Engine names the Docker API the source reads.
+func (r Reader[A]) Engine() string { return r.API.DaemonHost() }
+
+// Close closes the Docker client.
+func (r Reader[A]) Close() error { return r.API.Close() }

@@ -118,3 +118,24 @@ func names(ns []Network) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// Networks is what route building knows of an engine's networks.
+type Networks struct {
+	ByID map[string]Network
+	// GatewayOn is true when the gateway shares any of them but ingress:
+	// it runs on the engine's networks, not outside them as in
+	// development.
+	GatewayOn bool
+}
+
+// IndexNetworks indexes a network listing, telling by the gateway's own
+// addresses (local) which networks it is on.
+func IndexNetworks(list []network.Summary, local []netip.Addr) Networks {
+	idx := Networks{ByID: make(map[string]Network, len(list))}
+	for _, n := range list {
+		ni := Network{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress", Shared: Shares(n, local)}
+		idx.ByID[n.ID] = ni
+		idx.GatewayOn = idx.GatewayOn || (ni.Shared && !ni.Ingress)
+	}
+	return idx
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -247,7 +246,7 @@ func TestBuildTable(t *testing.T) {
 					t.Errorf("route %s = %v, want %v", p, got[p], ups)
 				}
 			}
-			checkProblems(t, rep, tt.wantProblems)
+			fake.CheckProblems(t, rep, tt.wantProblems)
 			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {
 				t.Errorf("converging = %v, want %v", got, tt.converging)
 			}
@@ -258,21 +257,6 @@ func TestBuildTable(t *testing.T) {
 // checkProblems checks that rep has exactly the problems of want, by
 // service or service/route, each with a message containing want's
 // substring.
-func checkProblems(t *testing.T, rep discovery.Report, want map[string]string) {
-	t.Helper()
-	if len(rep.Problems) != len(want) {
-		t.Errorf("problems = %v, want %v", rep.Problems, want)
-	}
-	for svc, sub := range want {
-		k := discovery.ProblemKey{Service: svc}
-		if s, r, ok := strings.Cut(svc, "/"); ok {
-			k = discovery.ProblemKey{Service: s, Route: r}
-		}
-		if !strings.Contains(rep.Problems[k].Message, sub) {
-			t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
-		}
-	}
-}
 
 // TestBuildWeights: the rules for claims on one host and prefix, as
 // docs/traffic.md's table has them. The oldest claim owns the route:
@@ -353,7 +337,7 @@ func TestBuildWeights(t *testing.T) {
 			if r.Weighted != tt.wantWeighted || !slices.Equal(got, tt.want) {
 				t.Errorf("/app: weighted %v, sides %v; want %v, %v", r.Weighted, got, tt.wantWeighted, tt.want)
 			}
-			checkProblems(t, rep, tt.wantProblems)
+			fake.CheckProblems(t, rep, tt.wantProblems)
 		})
 	}
 }

@@ -6,9 +6,7 @@ package swarmsource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -60,7 +58,7 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 			if !notManager(err) { // not an error: a plain engine
 				feed.Stats().APIError(endpoint, err)
 			}
-		}}, api: s.api, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
+		}}, api: s.API, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
 		stream: eventStream{now: feed.Now},
 	}
 }
@@ -97,7 +95,7 @@ func (l *loop) run(ctx context.Context) {
 		if !l.opts.PollOnly && l.feed.Synced() && !l.off {
 			l.stream.ensureOpen(ctx, l.lister.api)
 		}
-		resetTimer(timer, l.nextDelay())
+		engine.ResetTimer(timer, l.nextDelay())
 	}
 }
 
@@ -156,7 +154,7 @@ func (l *loop) eventsArrived(ctx context.Context, m events.Message) {
 func (l *loop) resync(ctx context.Context) {
 	l.refresh(ctx, true, func(ctx context.Context) (State, error) {
 		st, err := l.lister.listAll(ctx, &l.nets, l.networksDue())
-		st.LocalAddrs = l.src.localAddrs()
+		st.LocalAddrs = l.src.LocalAddrs()
 		return st, err
 	})
 }
@@ -189,7 +187,7 @@ func (l *loop) relistNetworks(ctx context.Context) {
 	l.refresh(ctx, false, func(ctx context.Context) (st State, err error) {
 		st = l.last
 		st.Networks, err = l.lister.networks(ctx, &l.nets, st.Services, true)
-		st.LocalAddrs = l.src.localAddrs() // the gateway's own networks may have changed too
+		st.LocalAddrs = l.src.LocalAddrs() // the gateway's own networks may have changed too
 		return st, err
 	})
 }
@@ -230,12 +228,7 @@ func (l *loop) relistKicked(ctx context.Context) {
 // expect, fails this listing only: it is logged with its stack and retried
 // with backoff, so one odd answer cannot stop the loop.
 func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context) (State, error)) {
-	defer func() {
-		if p := recover(); p != nil {
-			l.feed.Log().Error("listing the swarm panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			l.failed(ctx, fmt.Errorf("listing panicked: %v", p))
-		}
-	}()
+	defer engine.RecoverListing(l.feed.Log(), "the swarm", func(err error) { l.failed(ctx, err) })
 	start := l.now()
 	st, err := list(ctx)
 	if full {
@@ -322,9 +315,4 @@ func (l *loop) nextDelay() time.Duration {
 		d = min(d, retry)
 	}
 	return min(d, idle)
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	t.Stop()
-	t.Reset(d)
 }

@@ -15,29 +15,16 @@ import (
 )
 
 // networkIndex is what route building knows of the swarm's networks.
-type networkIndex struct {
-	byID map[string]engine.Network
-	// gatewayOn is true when the gateway shares any non-ingress network
-	// of the engine (an overlay, or a bridge such as a compose project's):
-	// it runs on the engine, not outside it as in development, and
-	// reaches only the services it shares a network with.
-	gatewayOn bool
-}
+type networkIndex struct{ engine.Networks }
 
 func indexNetworks(list []network.Summary, local []netip.Addr) networkIndex {
-	idx := networkIndex{byID: make(map[string]engine.Network, len(list))}
-	for _, n := range list {
-		ni := engine.Network{ID: n.ID, Name: n.Name, Ingress: n.Ingress || n.Name == "ingress", Shared: engine.Shares(n, local)}
-		idx.byID[n.ID] = ni
-		idx.gatewayOn = idx.gatewayOn || (ni.Shared && !ni.Ingress)
-	}
-	return idx
+	return networkIndex{engine.IndexNetworks(list, local)}
 }
 
 // choose picks the network a service is reached on (see engine.Choose),
 // by its network label and the module's preferred network.
 func (idx networkIndex) choose(svc *swarm.Service, label, preferred string) (id, caveat string, err error) {
-	n, caveat, err := engine.Choose(idx.attached(svc), idx.gatewayOn, svc.Spec.Labels[labels.StackNamespace], label, preferred, "service")
+	n, caveat, err := engine.Choose(idx.attached(svc), idx.GatewayOn, svc.Spec.Labels[labels.StackNamespace], label, preferred, "service")
 	return n.ID, caveat, err
 }
 
@@ -46,10 +33,10 @@ func (idx networkIndex) choose(svc *swarm.Service, label, preferred string) (id,
 func (idx networkIndex) attached(svc *swarm.Service) []engine.Network {
 	var attached []engine.Network
 	for _, n := range svc.Spec.TaskTemplate.Networks {
-		ni, ok := idx.byID[n.Target]
+		ni, ok := idx.ByID[n.Target]
 		if !ok {
 			// The spec may name the network instead of its ID.
-			for _, cand := range idx.byID {
+			for _, cand := range idx.ByID {
 				if cand.Name == n.Target {
 					ni, ok = cand, true
 					break

@@ -14,7 +14,6 @@ package swarmsource
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -57,12 +56,12 @@ type Options struct {
 // one asks for the opted-in services, their tasks and (when a network
 // event, a new network or the periodic resync says so) the networks, in
 // at most three calls; a re-list that an event or a convergence causes
-// asks for those services and their tasks only.
+// asks for those services and their tasks only. On an engine that is no
+// swarm manager it routes nothing and counts as listed, checking again
+// every resync interval.
 type Source struct {
-	api  dockerAPI
+	engine.Reader[dockerAPI]
 	opts Options
-	// localAddrs returns the gateway's own addresses; replaced in tests.
-	localAddrs func() []netip.Addr
 }
 
 // New returns the source of the swarm that opts names. It does not call
@@ -76,19 +75,13 @@ func New(opts Options) (*Source, error) {
 }
 
 func newSource(api dockerAPI, opts Options) *Source {
-	return &Source{api: api, opts: opts, localAddrs: engine.InterfaceAddrs}
+	return &Source{Reader: engine.NewReader(api), opts: opts}
 }
 
 // newDockerClient is the client of the engine o names.
 func newDockerClient(o Options) (dockerAPI, error) {
 	return engine.NewClient(engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey})
 }
-
-// Engine names the Docker API the source reads.
-func (s *Source) Engine() string { return s.api.DaemonHost() }
-
-// Close closes the Docker client.
-func (s *Source) Close() error { return s.api.Close() }
 
 // Run lists the swarm and follows it until ctx ends.
 func (s *Source) Run(ctx context.Context, feed *discovery.Feed) {

@@ -48,7 +48,7 @@ func testClient(t testing.TB, o Options) dockerAPI {
 // testSource is a source on api that sees itself on the test network.
 func testSource(api dockerAPI, o Options) *Source {
 	s := newSource(api, o)
-	s.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
+	s.LocalAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
 	return s
 }
 
