@@ -14,6 +14,10 @@ BUILDER_IMAGE  ?= faas-gateway/builder-base:local
 RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
+# make up-compose's project and port (compose/docker-compose.yml)
+COMPOSE_PROJECT ?= faas-compose
+COMPOSE_PORT    ?= 8082
+COMPOSE         = docker-compose -p $(COMPOSE_PROJECT) -f compose/docker-compose.yml
 # make soak's length (SOAK_WARMUP and SOAK_INTERVAL, in the environment, cut its warm-up and cycle)
 SOAK_DURATION  ?= 30m
 
@@ -21,7 +25,7 @@ SOAK_DURATION  ?= 30m
 export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster certs down test test-cluster unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
+.PHONY: up up-https up-cluster up-compose down-compose certs down test test-cluster unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -46,6 +50,15 @@ certs:
 ## down: remove the stack and wait until its services and network are gone
 down:
 	scripts/stack-rm.sh $(STACK)
+
+## up-compose: the gateway and 3 multiply containers with docker compose, swarm or not, on port 8082 (COMPOSE_PORT); prints the URL
+up-compose: images
+	COMPOSE_PORT=$(COMPOSE_PORT) $(COMPOSE) up -d
+	COMPOSE_PROJECT=$(COMPOSE_PROJECT) scripts/wait-url.sh 'http://127.0.0.1:$(COMPOSE_PORT)/multiply/api/v1/add?x=10&y=25'
+
+## down-compose: remove what make up-compose started
+down-compose:
+	$(COMPOSE) down --timeout 20
 
 ## test: unit tests under the race detector, then end-to-end tests on the real swarm (they deploy and remove their own stack)
 test: images swarm

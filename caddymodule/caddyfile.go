@@ -129,6 +129,7 @@ func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    converge_interval <duration>
 //	    api_timeout       <duration>
 //	    poll_only
+//	    containers        on|off
 //	}
 //
 // Every subdirective is optional; `dynamic swarm` alone uses the defaults.
@@ -179,6 +180,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 		case "poll_only":
 			o.PollOnly = true
 			err = noArg(d)
+		case "containers":
+			err = oneArg(d, &o.Containers)
 		default:
 			known := false
 			if own != nil {

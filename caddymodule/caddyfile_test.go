@@ -41,12 +41,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				converge_interval 100ms
 				api_timeout       3s
 				poll_only
+				containers        off
 			}`,
 			want: Discovery{
 				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
 				LabelPrefix: "gw", Network: "backend", LB: labels.LBVIP, NodeID: "n1",
 				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond),
-				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true,
+				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true, Containers: "off",
 			},
 		},
 		{name: "unknown option", input: "swarm {\n bogus 1\n}", wantErr: "unrecognized swarm option 'bogus'"},
@@ -58,6 +59,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "negative duration", input: "swarm {\n converge_interval -1s\n}", wantErr: "must be positive"},
 		{name: "bad lb", input: "swarm {\n lb dns\n}", wantErr: `lb "dns"`},
 		{name: "cert without key", input: "swarm {\n tls_cert c.pem\n}", wantErr: "tls_cert and tls_key"},
+		{name: "containers on or off", input: "swarm {\n containers maybe\n}", wantErr: `containers "maybe": want on or off`},
 		{name: "poll_only takes no value", input: "swarm {\n poll_only yes\n}", wantErr: "wrong argument count"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ package caddymodule
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/containersource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 )
@@ -122,7 +124,7 @@ func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 	count, sum, buckets := st.ResyncDurations().Snapshot()
 	ch <- prometheus.MustNewConstHistogram(descResyncDuration, count, sum, buckets)
 	errs, _ := st.ErrorCounts()
-	for _, ep := range swarmsource.Endpoints {
+	for _, ep := range endpoints {
 		ch <- prometheus.MustNewConstMetric(descAPIErrors, prometheus.CounterValue, float64(errs[ep]), ep)
 	}
 	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Events()))
@@ -167,3 +169,6 @@ func registerMetrics(ctx caddy.Context, d *Discovery) {
 }
 
 var _ prometheus.Collector = collector{}
+
+// endpoints are the Docker API endpoints the sources call, each once.
+var endpoints = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(swarmsource.Endpoints), containersource.Endpoints...))))

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/containersource"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 )
@@ -27,9 +29,9 @@ import (
 type Discovery struct {
 	// Address of the Docker Engine API, as in DOCKER_HOST:
 	// `unix:///var/run/docker.sock`, `tcp://manager:2376`.
-	// The gateway only reads services, tasks, networks and events, all
-	// swarm-manager endpoints. Default: the DOCKER_HOST environment
-	// variable, else the local socket.
+	// The gateway only reads services, tasks, containers, networks and
+	// events. Default: the DOCKER_HOST environment variable, else the
+	// local socket.
 	DockerHost string `json:"docker_host,omitempty"`
 
 	// CA certificate file that the Docker API's server certificate must
@@ -43,7 +45,7 @@ type Discovery struct {
 	// Private key file of the client certificate.
 	TLSKey string `json:"tls_key,omitempty"`
 
-	// Prefix of the service labels the gateway reads: `<prefix>.enable`,
+	// Prefix of the service and container labels the gateway reads: `<prefix>.enable`,
 	// `<prefix>.host`, `<prefix>.path`, `<prefix>.port`,
 	// `<prefix>.strip_prefix`, `<prefix>.policy`, `<prefix>.network`,
 	// `<prefix>.lb`, and a named route's `<prefix>.routes.<name>.host`,
@@ -83,9 +85,10 @@ type Discovery struct {
 	// settles, so replicas join and leave within it. Default: 250ms
 	ConvergeInterval caddy.Duration `json:"converge_interval,omitempty"`
 
-	// Time limit of each Docker API list call (services, tasks, networks).
-	// A call that takes longer fails, is logged with its endpoint, and is
-	// retried with backoff while the last routes keep being served.
+	// Time limit of each Docker API list call (services, tasks, networks,
+	// containers). A call that takes longer fails, is logged with its
+	// endpoint, and is retried with backoff while the last routes keep
+	// being served.
 	// Default: 10s
 	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
 
@@ -93,6 +96,13 @@ type Discovery struct {
 	// resync_interval instead. For Docker API proxies that block /events.
 	// Default: false
 	PollOnly bool `json:"poll_only,omitempty"`
+
+	// Whether standalone containers (docker run, docker compose) that opt
+	// in by label are routed beside the swarm services, from the same
+	// labels: `on` or `off`. The containers of swarm tasks are always the
+	// swarm services'. On an engine that is no swarm manager, only
+	// containers are routed. See docs/containers.md. Default: `on`
+	Containers string `json:"containers,omitempty"`
 
 	// watcher is the shared watcher these options attached to. It is set
 	// once, by Provision, and never cleared: requests of an old config may
@@ -108,6 +118,7 @@ const (
 	defaultResyncInterval   = 30 * time.Second
 	defaultConvergeInterval = 250 * time.Millisecond
 	defaultAPITimeout       = 10 * time.Second
+	on, off                 = "on", "off"
 )
 
 // provision fills in the defaults and validates.
@@ -136,6 +147,9 @@ func (d *Discovery) setDefaults() {
 	if d.APITimeout == 0 {
 		d.APITimeout = caddy.Duration(defaultAPITimeout)
 	}
+	if d.Containers == "" {
+		d.Containers = on
+	}
 }
 
 // validate checks the options once their defaults are set, and puts the
@@ -156,6 +170,9 @@ func (d *Discovery) validate() error {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %v", name, time.Duration(v)))
 		}
+	}
+	if d.Containers != on && d.Containers != off {
+		errs = append(errs, fmt.Errorf("containers %q: want on or off", d.Containers))
 	}
 	if (d.TLSCert == "") != (d.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
@@ -179,6 +196,34 @@ func (d Discovery) sourceOptions() swarmsource.Options {
 	}
 }
 
+// containerOptions are the container source's options of these discovery
+// options.
+func (d Discovery) containerOptions() containersource.Options {
+	return containersource.Options{
+		Conn:        engine.Conn{DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey},
+		LabelPrefix: d.LabelPrefix, Network: d.Network,
+		ResyncInterval: time.Duration(d.ResyncInterval), APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+	}
+}
+
+// sources are the sources these options ask for: the swarm's, and the
+// containers' unless they are off.
+func (d Discovery) sources() ([]discovery.Source, error) {
+	swarm, err := swarmsource.New(d.sourceOptions())
+	if err != nil {
+		return nil, err
+	}
+	srcs := []discovery.Source{swarm}
+	if d.Containers != off {
+		cs, err := containersource.New(d.containerOptions())
+		if err != nil {
+			return nil, errors.Join(err, swarm.Close())
+		}
+		srcs = append(srcs, cs)
+	}
+	return srcs, nil
+}
+
 // watchers holds one watcher per distinct Discovery, shared by every module
 // instance that uses it and kept across config reloads (Caddy provisions
 // the new config before it cleans up the old one, so the count never drops
@@ -194,13 +239,13 @@ func (d *Discovery) Provision(caddy.Context) error {
 		return err
 	}
 	val, _, err := watchers.LoadOrNew(d.key(), func() (caddy.Destructor, error) {
-		src, err := swarmsource.New(d.sourceOptions())
+		srcs, err := d.sources()
 		if err != nil {
 			return nil, err
 		}
 		// The watcher outlives this config: it is kept across reloads and
 		// stopped by Destruct when its last user is cleaned up.
-		w := discovery.New(src, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
+		w := discovery.NewMany(srcs, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
 		w.Start()
 		return w, nil
 	})

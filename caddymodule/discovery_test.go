@@ -3,12 +3,15 @@ package caddymodule
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/docker/docker/api/types/container"
 	"go.uber.org/goleak"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 )
 
@@ -73,4 +76,48 @@ func TestWatcherSharedAcrossReloadAndStoppedOnCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	fe.Close()
+}
+
+// TestContainersBesideServices: by default the watcher routes labelled
+// standalone containers beside the swarm services, only them on an
+// engine that is no swarm manager, and none with containers off.
+func TestContainersBesideServices(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		containers string
+		notManager bool
+		want       []string // prefixes routed
+	}{
+		{"both", "", false, []string{"/hello", "/s"}},
+		{"plain engine: containers only", "", true, []string{"/hello"}},
+		{"containers off", "off", false, []string{"/s"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fe := fake.NewEngine(t)
+			fe.Seed(nil, "10.0.1.10")
+			fe.NotManager = tt.notManager
+			fe.Containers = []container.Summary{fake.Container("c1", "hello", "10.0.1.20", 0)}
+			m := &SwarmUpstreams{Discovery: Discovery{DockerHost: fe.Host(), Containers: tt.containers}}
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			if err := m.Provision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = m.Cleanup() }()
+			select {
+			case <-m.watcher.Ready():
+			case <-time.After(5 * time.Second):
+				t.Fatal("not ready within 5s")
+			}
+			var got []string
+			m.watcher.Table().Each(func(r *routing.Route) { got = append(got, r.Prefix) })
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("routes %v, want %v", got, tt.want)
+			}
+			if listed := fe.CallCount("GET /containers/json") > 0; listed != (tt.containers != "off") {
+				t.Errorf("containers listed: %v, with containers %q", listed, tt.containers)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ package dockerapi
 import (
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Endpoint is one Docker API endpoint that docker-api lets through.
@@ -37,7 +38,14 @@ const (
 	taskAnswer
 	// networkAnswer keeps, of each network, only the fields the gateway reads.
 	networkAnswer
-	// eventAnswer streams events, of the service and network types only.
+	// containerAnswer keeps the labelled containers (not those of swarm
+	// tasks), and of each only the fields the gateway reads.
+	containerAnswer
+	// inspectAnswer keeps, of a labelled container, only its stop signal;
+	// any other container is answered as missing.
+	inspectAnswer
+	// eventAnswer streams events: of the service and network types, or
+	// of the labelled containers.
 	eventAnswer
 )
 
@@ -68,10 +76,41 @@ var Allowlist = []Endpoint{
 		answer: networkAnswer,
 	},
 	{
+		Methods: []string{"GET"}, Path: "/containers/json",
+		Why:    "standalone containers that opt in, their state, health and addresses; only labelled containers, and only the fields the gateway reads, leave the engine",
+		answer: containerAnswer,
+	},
+	{
+		Methods: []string{"GET"}, Path: "/containers/{id}/json",
+		Why:    "a labelled container's stop signal, asked once when a kill event carries a signal other than SIGTERM and SIGKILL; nothing else of it leaves the engine",
+		answer: inspectAnswer,
+	},
+	{
 		Methods: []string{"GET"}, Path: "/events",
-		Why:    "the trigger for re-listing (not with `poll_only`); only service and network events are delivered",
+		Why:    "the trigger for re-listing (not with `poll_only`); only service and network events, or the labelled containers' events, are delivered",
 		answer: eventAnswer,
 	},
+}
+
+// idSegment is what a path's {id} stands for: a container's ID or name.
+var idSegment = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// matches reports whether a path (without its version prefix) is the
+// endpoint's: equal, an {id} segment standing for any ID or name.
+func (e Endpoint) matches(path string) bool {
+	if !strings.Contains(e.Path, "{id}") {
+		return e.Path == path
+	}
+	want, got := strings.Split(e.Path, "/"), strings.Split(path, "/")
+	if len(want) != len(got) {
+		return false
+	}
+	for i, w := range want {
+		if w != got[i] && (w != "{id}" || !idSegment.MatchString(got[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // versionPrefix matches the optional API version that starts a path.
@@ -90,7 +129,7 @@ func lookup(method, path string) (Endpoint, string, bool) {
 	version := versionPrefix.FindString(path)
 	rest := path[len(version):]
 	for _, e := range Allowlist {
-		if e.Path == rest && slices.Contains(e.Methods, method) {
+		if e.matches(rest) && slices.Contains(e.Methods, method) {
 			return e, version, true
 		}
 	}

@@ -1,6 +1,7 @@
 // Answers: how docker-api rewrites what dockerd answers. List answers
-// (/services, /tasks, /networks) are buffered, trimmed to the fields in
-// fields.go and to labelled services, and sent on with a new length;
+// (/services, /tasks, /networks, /containers/json) and container
+// inspections are buffered, trimmed to the fields in fields.go and to
+// labelled services and containers, and sent on with a new length;
 // /events keeps streaming, with its query forced to service and network
 // events. dockerd's errors pass through unchanged.
 
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/docker/docker/api/types/filters"
@@ -25,8 +27,8 @@ import (
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// serveList sends a list call on to next and rewrites its answer: only
-// successful answers are buffered, so dockerd's errors pass as they came.
+// serveList sends a list call on to next and rewrites its answer (see
+// rewrite).
 func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, kind answerKind, version string) error {
 	r = identityEncoded(r)
 	var (
@@ -36,6 +38,11 @@ func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhtt
 	switch kind {
 	case networkAnswer:
 		elem = networkShape
+	case containerAnswer:
+		elem, keep = f.containers, func(c map[string]any) bool {
+			labels, _ := c["Labels"].(map[string]any)
+			return f.labelledContainer(labels)
+		}
 	case serviceAnswer:
 		elem, keep = f.services, f.labelled
 	case taskAnswer:
@@ -61,6 +68,45 @@ func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhtt
 		}
 	}
 
+	return rewrite(w, r, next, func(body []byte) (int, []byte, error) {
+		out, err := filterList(body, elem, keep)
+		return 0, out, err
+	})
+}
+
+// serveInspect sends a container inspection on to next and rewrites its
+// answer: a labelled container's stop signal, and for any other container
+// dockerd's answer about a missing one, so that the two look the same.
+func (f *Filter) serveInspect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r = identityEncoded(r)
+	segs := strings.Split(r.URL.Path, "/")
+	id := segs[len(segs)-2] // .../containers/{id}/json
+	return rewrite(w, r, next, func(body []byte) (int, []byte, error) {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var c map[string]any
+		if err := dec.Decode(&c); err != nil {
+			return 0, nil, fmt.Errorf("decoding the answer: %w", err)
+		}
+		config, _ := c["Config"].(map[string]any)
+		labels, _ := config["Labels"].(map[string]any)
+		if !f.labelledContainer(labels) {
+			msg, err := json.Marshal(struct {
+				Message string `json:"message"`
+			}{"No such container: " + id})
+			return http.StatusNotFound, append(msg, '\n'), err
+		}
+		kept, _ := inspectShape.filter(c)
+		out, err := json.Marshal(kept)
+		return 0, append(out, '\n'), err
+	})
+}
+
+// rewrite sends r on to next and, when the answer is a success, sends in
+// its place what edit makes of its body, with edit's status (0: the
+// answer's). Only successful answers are buffered, so dockerd's errors
+// pass as they came.
+func rewrite(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, edit func(body []byte) (int, []byte, error)) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
@@ -76,12 +122,15 @@ func (f *Filter) serveList(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if ce := w.Header().Get("Content-Encoding"); ce != "" && ce != "identity" {
 		return badGateway(w, fmt.Errorf("answer is %s-encoded, which docker-api cannot filter", ce))
 	}
-	out, err := filterList(buf.Bytes(), elem, keep)
+	status, out, err := edit(buf.Bytes())
 	if err != nil {
 		return badGateway(w, err)
 	}
+	if status == 0 {
+		status = rec.Status()
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(rec.Status())
+	w.WriteHeader(status)
 	_, err = w.Write(out)
 	return err
 }
@@ -123,6 +172,14 @@ func (f *Filter) labelled(svc map[string]any) bool {
 	labels, _ := spec["Labels"].(map[string]any)
 	_, ok := labels[f.enableLabel()]
 	return ok
+}
+
+// labelledContainer reports whether a container's labels carry the enable
+// label and it is no swarm task's (whose service the gateway routes).
+func (f *Filter) labelledContainer(labels map[string]any) bool {
+	_, ok := labels[f.enableLabel()]
+	_, task := labels[swarmTaskLabel]
+	return ok && !task
 }
 
 func (f *Filter) enableLabel() string { return f.LabelPrefix + ".enable" }

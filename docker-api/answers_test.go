@@ -312,7 +312,7 @@ func TestEvents(t *testing.T) {
 	}{
 		{"gateway's own", `filters={"type":{"service":true}}`, nil, url.Values{}},
 		{"no filter", ``, nil, url.Values{}},
-		{"container events asked for", `filters={"type":["container"]}`, nil, url.Values{}},
+		{"container and service events asked for", `filters={"type":["container","service"]}`, nil, url.Values{}},
 		{"local scope asked for", `filters={"scope":["local"],"type":["network"]}`, nil, url.Values{}},
 		{"legacy format, other filters kept", `filters={"type":["container","service"],"label":["faas.enable"]}&since=1777712400&until=1777712500&x=1`,
 			map[string][]string{"label": {"faas.enable"}}, url.Values{"since": {"1777712400"}, "until": {"1777712500"}}},

@@ -26,8 +26,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// fakeDockerd answers /_ping, /version, /services, /tasks, /networks and
-// /events (one event, then holds the stream open) from testdata/, and
+// fakeDockerd answers /_ping, /version, /services, /tasks, /networks,
+// /containers/json, /containers/{id}/json and /events (one event, then
+// holds the stream open) from testdata/, and
 // records the calls it gets. Any other path is 404, as in dockerd.
 type fakeDockerd struct {
 	*httptest.Server
@@ -98,6 +99,9 @@ func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.Write(fixture(d.t, strings.TrimPrefix(p, "/")+".json"))
+	case "/containers/json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(fixture(d.t, "containers.json"))
 	case "/events":
 		w.Header().Set("Content-Type", "application/json")
 		for i, line := range lines {
@@ -110,9 +114,36 @@ func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	default:
 		w.Header().Set("Content-Type", "application/json")
+		if id, ok := strings.CutPrefix(p, "/containers/"); ok && strings.HasSuffix(id, "/json") {
+			d.inspect(w, strings.TrimSuffix(id, "/json"))
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"message":"page not found"}`+"\n")
 	}
+}
+
+// inspect answers GET /containers/{id}/json as dockerd does, from the
+// containers of the fixture, with secrets in what the gateway does not
+// read.
+func (d *fakeDockerd) inspect(w http.ResponseWriter, id string) {
+	var all []map[string]any
+	if err := json.Unmarshal(fixture(d.t, "containers.json"), &all); err != nil {
+		d.t.Fatal(err)
+	}
+	for _, c := range all {
+		if c["Id"] != id {
+			continue
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"Id": id, "Name": c["Names"].([]any)[0], "Path": "s3cr3t", "Args": []string{"--password=s3cr3t"},
+			"Config":     map[string]any{"Labels": c["Labels"], "StopSignal": "SIGQUIT", "Env": []string{"PASSWORD=s3cr3t"}, "Image": "s3cr3t"},
+			"HostConfig": map[string]any{"Binds": []string{"/home/s3cr3t:/data"}},
+		})
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprintf(w, `{"message":"No such container: %s"}`+"\n", id)
 }
 
 // services answers a service listing filtered as dockerd filters by label

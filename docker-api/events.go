@@ -1,6 +1,8 @@
 // Events: how docker-api streams /events. The query is forced to the
-// swarm-scoped service and network events the gateway follows; every event
-// is trimmed to its type, action, actor ID and time; and of service events
+// swarm-scoped service and network events the gateway follows or, for a
+// stream of container events, to the labelled containers' events; every
+// event is trimmed to its type, action, actor ID and time (and a kill
+// event's signal); and of service events
 // only those about labelled services pass, plus the removal (or the update
 // that drops the opt-in label) of a service that was labelled when the
 // stream last saw it, so that removals stay instant.
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
@@ -42,14 +45,26 @@ func (f *Filter) serveEvents(w http.ResponseWriter, r *http.Request, next caddyh
 	if err != nil {
 		return refuse(w, http.StatusBadRequest, "400 bad request: filters: "+err.Error())
 	}
-	for _, key := range []string{"type", "scope"} {
+	// A stream of container events only (the container source's) is
+	// forced to the labelled containers' events; any other to swarm
+	// service and network events.
+	containers := slices.Equal(args.Get("type"), []string{string(events.ContainerEventType)})
+	for _, key := range []string{"type", "scope", "label"} {
+		if key == "label" && !containers {
+			continue
+		}
 		for _, v := range args.Get(key) {
 			args.Del(key, v)
 		}
 	}
-	args.Add("type", string(events.ServiceEventType))
-	args.Add("type", string(events.NetworkEventType))
-	args.Add("scope", "swarm")
+	if containers {
+		args.Add("type", string(events.ContainerEventType))
+		args.Add("label", f.enableLabel())
+	} else {
+		args.Add("type", string(events.ServiceEventType))
+		args.Add("type", string(events.NetworkEventType))
+		args.Add("scope", "swarm")
+	}
 	enc, err := filters.ToJSON(args)
 	if err != nil {
 		return refuse(w, http.StatusBadRequest, "400 bad request: filters: "+err.Error())
@@ -64,22 +79,27 @@ func (f *Filter) serveEvents(w http.ResponseWriter, r *http.Request, next caddyh
 	r = r.Clone(r.Context())
 	r.URL.RawQuery = forced.Encode()
 
-	// The services labelled now: their removal, later in the stream, passes.
-	labelled, answer, err := f.labelledServices(r, next, version, nil)
-	switch {
-	case err != nil:
-		return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("filtering the Docker API events: %w", err))
-	case answer.refused():
-		return answer.writeTo(w)
-	}
 	ef := &eventFilter{
-		w:       w,
-		filter:  f,
-		next:    next,
-		req:     r,
-		version: version,
-		seen:    make(map[string]bool, len(labelled)),
+		w:          w,
+		filter:     f,
+		next:       next,
+		req:        r,
+		version:    version,
+		containers: containers,
 	}
+	// The services labelled now: their removal, later in the stream, passes.
+	var labelled map[string]string
+	if !containers {
+		var answer *captured
+		labelled, answer, err = f.labelledServices(r, next, version, nil)
+		switch {
+		case err != nil:
+			return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("filtering the Docker API events: %w", err))
+		case answer.refused():
+			return answer.writeTo(w)
+		}
+	}
+	ef.seen = make(map[string]bool, len(labelled))
 	for id := range labelled {
 		ef.remember(id)
 	}
@@ -101,6 +121,8 @@ type eventFilter struct {
 	next    caddyhttp.Handler
 	req     *http.Request // the events call, for the services it looks up
 	version string
+	// containers is set on a stream of container events.
+	containers bool
 
 	status  int
 	pending []byte          // the start of an event not yet complete
@@ -173,6 +195,8 @@ type event struct {
 
 type eventActor struct {
 	ID string `json:"ID"`
+	// Attributes are, of a container's kill event, its signal only.
+	Attributes map[string]string `json:"Attributes,omitempty"`
 }
 
 // pass writes the event of one line on, trimmed, if it passes.
@@ -185,9 +209,21 @@ func (ef *eventFilter) pass(line []byte) error {
 	if err := json.Unmarshal(line, &e); err != nil {
 		return fmt.Errorf("decoding an event: %w", err)
 	}
-	switch e.Type {
-	case events.NetworkEventType:
-	case events.ServiceEventType:
+	attrs := e.Actor.Attributes
+	e.Actor.Attributes = nil
+	switch {
+	case ef.containers && e.Type == events.ContainerEventType:
+		_, labelled := attrs[ef.filter.enableLabel()]
+		if _, task := attrs[swarmTaskLabel]; !labelled || task {
+			return nil
+		}
+		if sig, ok := attrs["signal"]; ok && e.Action == string(events.ActionKill) {
+			e.Actor.Attributes = map[string]string{"signal": sig}
+		}
+	case ef.containers:
+		return nil
+	case e.Type == events.NetworkEventType:
+	case e.Type == events.ServiceEventType:
 		ok, err := ef.aboutLabelled(e)
 		if err != nil || !ok {
 			return err

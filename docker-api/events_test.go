@@ -76,9 +76,24 @@ func TestEventsDockerdRefuses(t *testing.T) {
 // at least n bytes came, or after 5 s.
 func streamEvents(t *testing.T, f *Filter, d *fakeDockerd, n int) string {
 	t.Helper()
+	return streamEventsOf(t, f, d, "/v1.41/events", n)
+}
+
+// streamContainerEvents is streamEvents for a stream of container events,
+// as the container source asks for it (and another label filter).
+func streamContainerEvents(t *testing.T, d *fakeDockerd, n int) string {
+	t.Helper()
+	q := url.Values{"filters": {`{"type":["container"],"label":["other.enable"],"event":["kill","die"]}`}}
+	return streamEventsOf(t, newFilter(t, ""), d, "/v1.41/events?"+q.Encode(), n)
+}
+
+// streamEventsOf opens target through f and returns what it streamed once
+// at least n bytes came, or after 5 s.
+func streamEventsOf(t *testing.T, f *Filter, d *fakeDockerd, target string, n int) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := httptest.NewRequest("GET", "/v1.41/events", nil).WithContext(ctx)
+	r := httptest.NewRequest("GET", target, nil).WithContext(ctx)
 	w := newStreamRecorder()
 	done := make(chan error, 1)
 	go func() { done <- f.ServeHTTP(w, r, proxyTo(d)) }()

@@ -1,5 +1,6 @@
-// Fields: the allowlist of the JSON fields that leave the manager in
-// answers to /services, /tasks and /networks, and the filter that applies
+// Fields: the allowlist of the JSON fields that leave the engine in
+// answers to /services, /tasks, /networks, /containers/json and
+// /containers/{id}/json, and the filter that applies
 // it. It lists what is kept; everything else (environment, secrets,
 // configs, mounts, command, image, container labels, and any field a
 // future Docker adds) is dropped.
@@ -29,6 +30,7 @@ const (
 	objectShape                  // an object with the members in fields
 	arrayShape                   // an array of elem
 	mapShape                     // an object of strings, members chosen by keep
+	mapOfShape                   // an object of any members, each of elem
 )
 
 var scalar = &shape{kind: scalarShape}
@@ -38,6 +40,10 @@ func object(fields map[string]*shape) *shape { return &shape{kind: objectShape, 
 func arrayOf(elem *shape) *shape { return &shape{kind: arrayShape, elem: elem} }
 
 func stringMap(keep func(string) bool) *shape { return &shape{kind: mapShape, keep: keep} }
+
+// mapOf is an object whose members, whatever their names (a container's
+// networks, by name), are each of shape elem.
+func mapOf(elem *shape) *shape { return &shape{kind: mapOfShape, elem: elem} }
 
 // object with the named scalar members.
 func scalars(names ...string) *shape {
@@ -121,6 +127,43 @@ var networkShape = object(map[string]*shape{
 	}),
 })
 
+// Labels that docker sets on containers, which the gateway reads: the
+// compose project and service (a compose service's containers are one
+// route's upstreams, its name the default prefix).
+const (
+	composeProjectLabel = "com.docker.compose.project"
+	composeServiceLabel = "com.docker.compose.service"
+	swarmTaskLabel      = "com.docker.swarm.task.id"
+)
+
+// containerShape is what of a container (GET /containers/json) the
+// gateway reads: its ID, name, creation time (the oldest claim wins),
+// state and status (running, health), routing and compose labels, and its
+// addresses by network. Not its image, command, ports, mounts or any
+// other label.
+func containerShape(labelPrefix string) *shape {
+	return object(map[string]*shape{
+		"Id":      scalar,
+		"Names":   arrayOf(scalar),
+		"Created": scalar,
+		"State":   scalar,
+		"Status":  scalar,
+		"Labels": stringMap(func(k string) bool {
+			return strings.HasPrefix(k, labelPrefix+".") || k == composeProjectLabel || k == composeServiceLabel
+		}),
+		"NetworkSettings": object(map[string]*shape{
+			"Networks": mapOf(scalars("NetworkID", "IPAddress")),
+		}),
+	})
+}
+
+// inspectShape is what of one container (GET /containers/{id}/json) the
+// gateway reads: its stop signal.
+var inspectShape = object(map[string]*shape{
+	"Id":     scalar,
+	"Config": scalars("StopSignal"),
+})
+
 // filter returns what s keeps of v, a value decoded by encoding/json with
 // UseNumber, and false when nothing of it is kept: a value of the wrong
 // type is dropped whole. null is kept wherever it appears.
@@ -157,6 +200,18 @@ func (s *shape) filter(v any) (any, bool) {
 		for _, e := range arr {
 			if kept, ok := s.elem.filter(e); ok {
 				out = append(out, kept)
+			}
+		}
+		return out, true
+	case mapOfShape:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		out := make(map[string]any, len(obj))
+		for k, mv := range obj {
+			if kept, ok := s.elem.filter(mv); ok {
+				out[k] = kept
 			}
 		}
 		return out, true

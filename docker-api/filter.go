@@ -31,25 +31,28 @@ const defaultLabelPrefix = "faas"
 
 // Filter guards a Docker Engine API that gateways read through: it lets
 // through only the calls in Allowlist (reads of /_ping, /version,
-// /services, /tasks, /networks and /events, optionally version-prefixed),
-// refuses any other with 403 and any path not in its clean, decoded form
-// with 400. Of the answers to /services, /tasks and /networks it keeps
-// only the fields the gateway reads, and only labelled services and their
-// tasks; /events is streamed, restricted to service and network events.
+// /services, /tasks, /networks, /containers/json, /containers/{id}/json
+// and /events, optionally version-prefixed), refuses any other with 403
+// and any path not in its clean, decoded form with 400. Of the answers to
+// /services, /tasks, /networks and the container calls it keeps only the
+// fields the gateway reads, and only labelled services, their tasks and
+// labelled containers; /events is streamed, restricted to service and
+// network events or to the labelled containers' events.
 // Everything else passes through unchanged, as do dockerd's errors.
 //
 // Put it before reverse_proxy to the Docker socket.
 //
 // EXPERIMENTAL: Subject to change.
 type Filter struct {
-	// Prefix of the service labels the gateways read (their own
-	// `label_prefix`). Only services with the `<prefix>.enable` label are
-	// listed, and of their labels only `<prefix>.*` and
-	// `com.docker.stack.namespace` are kept. Default: `faas`
+	// Prefix of the service and container labels the gateways read (their
+	// own `label_prefix`). Only services and containers with the
+	// `<prefix>.enable` label are listed, and of their labels only
+	// `<prefix>.*`, `com.docker.stack.namespace` (services) and the
+	// compose project and service (containers) are kept. Default: `faas`
 	LabelPrefix string `json:"label_prefix,omitempty"`
 
-	services *shape
-	logger   *zap.Logger
+	services, containers *shape
+	logger               *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,6 +70,7 @@ func (f *Filter) Provision(ctx caddy.Context) error {
 		f.LabelPrefix = defaultLabelPrefix
 	}
 	f.services = serviceShape(f.LabelPrefix)
+	f.containers = containerShape(f.LabelPrefix)
 	return nil
 }
 
@@ -88,8 +92,10 @@ func (f *Filter) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return refuse(w, http.StatusForbidden, forbidden)
 	}
 	switch ep.answer {
-	case serviceAnswer, taskAnswer, networkAnswer:
+	case serviceAnswer, taskAnswer, networkAnswer, containerAnswer:
 		return f.serveList(w, r, next, ep.answer, version)
+	case inspectAnswer:
+		return f.serveInspect(w, r, next)
 	case eventAnswer:
 		return f.serveEvents(w, r, next, version)
 	default:

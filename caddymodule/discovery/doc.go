@@ -4,14 +4,18 @@
 // (Watcher.Ready), a re-list asked for by a failing request
 // (Watcher.Kick), and the counts of discovery's work (Watcher.Stats).
 //
-// A Source (the swarm's is swarmsource) lists one engine, follows its
-// events and hands every listing's table to its watcher through a Feed;
-// the watcher attaches the per-route meters, swaps the snapshot in
-// atomically and logs what changed. Requests only ever read the snapshot.
+// A Source (the swarm's is swarmsource, the standalone containers'
+// containersource) lists one engine, follows its events and hands every
+// listing's table to its watcher through a Feed; a watcher of several
+// sources merges their last tables into one, settling their claims as
+// one source settles its own (the oldest wins). The watcher attaches the
+// per-route meters, swaps the snapshot in atomically and logs what
+// changed. Requests only ever read the snapshot.
 //
 // Files: source.go (what a source is), watcher.go (the watcher and its
-// feed), snapshot.go (what is published: the table and its report),
-// stats.go (discovery's counters and the Docker API's state), kicks.go
-// (re-lists that failing requests ask for), changes.go (logging what a
-// new table changes).
+// feeds), merge.go (several sources' tables into one), claims.go (settling
+// claims on a host and prefix), snapshot.go (what is published: the table
+// and its report), stats.go (discovery's counters and the Docker API's
+// state), kicks.go (re-lists that failing requests ask for), changes.go
+// (logging what a new table changes).
 package discovery

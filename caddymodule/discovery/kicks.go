@@ -30,7 +30,7 @@ func newKickSet() kickSet {
 	}
 }
 
-// Kick asks the source for a re-list of the named service's replicas,
+// Kick asks the source of the named service for a re-list of the named service's replicas,
 // without waiting for it. It does nothing for a service the source
 // already re-lists because it converges, for one scaled to zero (a failure
 // there says nothing new), and for one asked about less than
@@ -42,7 +42,7 @@ func (w *Watcher) Kick(service string) {
 	if !ok || st.Converging || st.Idle {
 		return
 	}
-	k := &w.kicks
+	k := &w.kicks[st.source]
 	now := w.now()
 	k.mu.Lock()
 	if now.Sub(k.last[st.ID]) < minKickInterval {

@@ -3,7 +3,11 @@ package discovery
 // This file holds what a watcher publishes: the route table and the report
 // of what building it found, swapped in together.
 
-import "github.com/faas-gateway/faas-gateway/caddymodule/routing"
+import (
+	"time"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+)
 
 // Snapshot is one publish: the table requests are routed with and the
 // report of the listing it was built from. It is immutable.
@@ -82,4 +86,10 @@ type ServiceStatus struct {
 	// Idle is true when the service is settled and wants no replica: a
 	// failing request cannot be a sign of a change the source missed.
 	Idle bool
+	// Created is when the service (or the oldest of its containers) was
+	// created: of two sources' claims on one host and prefix, the older
+	// wins.
+	Created time.Time
+
+	source int // the index of the source that reports it, in its watcher
 }

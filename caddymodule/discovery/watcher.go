@@ -1,10 +1,12 @@
 package discovery
 
 // This file holds the watcher, which owns what discovery publishes, and
-// the feed through which its source publishes.
+// the feeds through which its sources publish.
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 
 // Options are a watcher's clock and logger.
 type Options struct {
-	// Now is the clock of the watcher and its source. Default: time.Now
+	// Now is the clock of the watcher and its sources. Default: time.Now
 	Now func() time.Time
 	// Log returns the logger to use now: a watcher outlives the config
 	// that started it, so it logs through the process's current logger.
@@ -23,30 +25,45 @@ type Options struct {
 	Log func() *zap.Logger
 }
 
-// Watcher keeps a route table current from one source, and owns what it
-// publishes: one snapshot per publish (table and report together), one
-// readiness signal, discovery's counters and the Docker API's state.
+// Watcher keeps a route table current from its sources (the swarm's and
+// the containers' of one engine, say), and owns what it publishes: one
+// snapshot per publish (table and report together, the sources' merged),
+// one readiness signal, discovery's counters and the Docker API's state.
 // Requests only read the snapshot through an atomic pointer: no request
 // ever waits on Docker.
 type Watcher struct {
-	source Source
-	now    func() time.Time
-	log    func() *zap.Logger
+	sources []Source
+	now     func() time.Time
+	log     func() *zap.Logger
 
 	snap  atomic.Pointer[Snapshot]
-	ready chan struct{} // closed by the first full listing's publish
+	ready chan struct{} // closed once every source has listed once
 	stats *Stats
-	kicks kickSet
-	// meters are the counters of the tables published; only the source's
-	// goroutine, through the feed, touches them.
+	kicks []kickSet // by source
+
+	// mu orders the sources' publishes; what follows is the publishing
+	// goroutine's, under mu.
+	mu    sync.Mutex
+	parts []part // by source
+	// meters are the counters of the tables published.
 	meters routing.Meters
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
+// part is what one source published last.
+type part struct {
+	snap   atomic.Pointer[Snapshot] // read by its source without mu
+	synced bool                     // it has listed in full, or turned itself off
+}
+
 // New returns a watcher of src. Start runs it.
-func New(src Source, opts Options) *Watcher {
+func New(src Source, opts Options) *Watcher { return NewMany([]Source{src}, opts) }
+
+// NewMany returns a watcher of several sources whose tables it merges
+// (see Feed.Publish). Start runs it.
+func NewMany(sources []Source, opts Options) *Watcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -55,31 +72,44 @@ func New(src Source, opts Options) *Watcher {
 		opts.Log = func() *zap.Logger { return nop }
 	}
 	w := &Watcher{
-		source: src,
-		now:    opts.Now,
-		log:    opts.Log,
-		ready:  make(chan struct{}),
-		done:   make(chan struct{}),
-		stats:  newStats(),
-		kicks:  newKickSet(),
+		sources: sources,
+		now:     opts.Now,
+		log:     opts.Log,
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		stats:   newStats(),
+		kicks:   make([]kickSet, len(sources)),
+		parts:   make([]part, len(sources)),
+	}
+	for i := range sources {
+		w.kicks[i] = newKickSet()
+		w.parts[i].snap.Store(emptySnapshot)
 	}
 	w.snap.Store(emptySnapshot)
 	return w
 }
 
-// Start runs the source in a goroutine that Destruct stops.
+// Start runs each source in a goroutine that Destruct stops.
 func (w *Watcher) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
+	var wg sync.WaitGroup
+	for i, src := range w.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src.Run(ctx, &Feed{w: w, i: i})
+		}()
+	}
 	go func() {
-		defer close(w.done)
-		w.source.Run(ctx, &Feed{w: w})
+		wg.Wait()
+		close(w.done)
 	}()
 }
 
-// Destruct stops the source, waits for it to return and closes it. It
-// implements caddy.Destructor: a watcher shared by modules is destructed
-// when the last of them is cleaned up.
+// Destruct stops the sources, waits for them to return and closes them.
+// It implements caddy.Destructor: a watcher shared by modules is
+// destructed when the last of them is cleaned up.
 func (w *Watcher) Destruct() error {
 	if w.cancel != nil {
 		w.cancel()
@@ -87,7 +117,11 @@ func (w *Watcher) Destruct() error {
 	} else {
 		close(w.done) // never started
 	}
-	return w.source.Close()
+	var errs []error
+	for _, src := range w.sources {
+		errs = append(errs, src.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Done returns a channel closed once the watcher has stopped.
@@ -99,12 +133,14 @@ func (w *Watcher) Snapshot() *Snapshot { return w.snap.Load() }
 // Table returns the current route table. It never blocks.
 func (w *Watcher) Table() *routing.Table { return w.snap.Load().Table }
 
-// Ready returns a channel closed once the first full listing has been
-// published: until then the table is empty because nothing is known yet,
-// not because nothing claims anything.
+// Ready returns a channel closed once every source has listed its engine
+// in full once (or found it has nothing to list there: the swarm source
+// of an engine that is no swarm manager): until then the table is empty,
+// or partial, because not everything is known yet, not because nothing
+// claims anything.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
-// Synced reports whether the first full listing has been published.
+// Synced reports whether every source has listed in full once.
 func (w *Watcher) Synced() bool {
 	select {
 	case <-w.ready:
@@ -117,15 +153,18 @@ func (w *Watcher) Synced() bool {
 // Stats returns the counters of the watcher's discovery.
 func (w *Watcher) Stats() *Stats { return w.stats }
 
-// Engine names the engine the watcher's source reads.
-func (w *Watcher) Engine() string { return w.source.Engine() }
+// Engine names the engine the watcher's sources read.
+func (w *Watcher) Engine() string { return w.sources[0].Engine() }
 
 // Feed is what a source publishes through, and reads its watcher's
 // shared state with. Only the source's Run goroutine uses it.
-type Feed struct{ w *Watcher }
+type Feed struct {
+	w *Watcher
+	i int // the source's index
+}
 
-// NewFeed returns the feed of w, for a test that drives a source's steps
-// itself instead of running it.
+// NewFeed returns the feed of w's first source, for a test that drives a
+// source's steps itself instead of running it.
 func NewFeed(w *Watcher) *Feed { return &Feed{w: w} }
 
 // Now is the watcher's clock.
@@ -137,25 +176,39 @@ func (f *Feed) Log() *zap.Logger { return f.w.log() }
 // Stats returns the counters the source adds to.
 func (f *Feed) Stats() *Stats { return f.w.stats }
 
-// Last returns what was published last.
-func (f *Feed) Last() *Snapshot { return f.w.Snapshot() }
+// Last returns what the source published last.
+func (f *Feed) Last() *Snapshot { return f.w.parts[f.i].snap.Load() }
 
-// Synced reports whether a full listing has been published.
-func (f *Feed) Synced() bool { return f.w.Synced() }
+// Synced reports whether the source has published a full listing.
+func (f *Feed) Synced() bool {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return f.w.parts[f.i].synced
+}
 
 // Kicked is signalled when requests asked for re-lists (see TakeKicks).
-func (f *Feed) Kicked() <-chan struct{} { return f.w.kicks.wake }
+func (f *Feed) Kicked() <-chan struct{} { return f.w.kicks[f.i].wake }
 
 // TakeKicks returns the IDs of the services whose replicas requests asked
-// to re-list, and clears them.
-func (f *Feed) TakeKicks() []string { return f.w.kicks.take(f.w.now()) }
+// the source to re-list, and clears them.
+func (f *Feed) TakeKicks() []string { return f.w.kicks[f.i].take(f.w.now()) }
 
 // Publish swaps in a table and its report, built from a listing that
-// covered the whole engine (full) or some of it: it attaches the meters
-// (observing the join latency of the replicas new to the routes), logs
-// what changed, and, on the first full listing, makes the watcher ready.
+// covered the whole engine (full) or some of it. With several sources,
+// the table published is the merge of each one's last (see merge). It
+// attaches the meters (observing the join latency of the replicas new to
+// the routes), logs what changed, and, once every source has published a
+// full listing, makes the watcher ready.
 func (f *Feed) Publish(t *routing.Table, rep Report, full bool) {
 	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := &w.parts[f.i]
+	p.snap.Store(&Snapshot{Table: t, Report: rep})
+	p.synced = p.synced || full
+	if len(w.parts) > 1 {
+		t, rep = w.merge()
+	}
 	now := w.now()
 	w.meters.Attach(t, func(r routing.Replica) {
 		if !r.Running.IsZero() {
@@ -168,10 +221,25 @@ func (f *Feed) Publish(t *routing.Table, rep Report, full bool) {
 	if w.stats.published(now, changed) {
 		w.log().Info("docker api reachable again", zap.String("docker_host", w.Engine()))
 	}
-	if full && !w.Synced() {
+	if !w.Synced() && w.allSynced() {
 		close(w.ready)
 	}
 }
+
+// allSynced reports whether every source has listed in full. w.mu is held.
+func (w *Watcher) allSynced() bool {
+	for i := range w.parts {
+		if !w.parts[i].synced {
+			return false
+		}
+	}
+	return true
+}
+
+// Off says that the source has nothing to list on its engine (the swarm
+// source of an engine that is no swarm manager): it publishes no route,
+// and counts as listed for readiness.
+func (f *Feed) Off() { f.Publish(routing.NewTable(), NewReport(), true) }
 
 // Failed records a failed listing: logged once at warn level until the
 // API answers again.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -126,5 +127,49 @@ func (fe *Engine) Seed(opts []ServiceOpt, addrs ...string) {
 	fe.Tasks = nil
 	for _, a := range addrs {
 		fe.Tasks = append(fe.Tasks, Task("s", a))
+	}
+}
+
+// ContainerOpt changes a container.Summary.
+type ContainerOpt func(*container.Summary)
+
+// Container is a running container named name with address addr on
+// NetID, created d after Epoch, routed on port 8080.
+func Container(id, name, addr string, d time.Duration, opts ...ContainerOpt) container.Summary {
+	c := container.Summary{
+		ID: id, Names: []string{"/" + name}, State: container.StateRunning, Status: "Up 2 seconds",
+		Created: Epoch.Add(d).Unix(),
+		Labels:  map[string]string{"faas.enable": "true", "faas.port": "8080"},
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{
+			"faas_net": {NetworkID: NetID, IPAddress: addr},
+		}},
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// ContainerLabels sets labels, given as key, value, key, value...
+func ContainerLabels(kv ...string) ContainerOpt {
+	return func(c *container.Summary) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			c.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+// Compose makes the container one of compose service svc of project.
+func Compose(project, svc string) ContainerOpt {
+	return ContainerLabels("com.docker.compose.project", project, "com.docker.compose.service", svc)
+}
+
+// ContainerStatus sets the listing's status ("Up 1 minute (healthy)").
+func ContainerStatus(s string) ContainerOpt { return func(c *container.Summary) { c.Status = s } }
+
+// ContainerOn adds the container to network name (of ID id) at addr.
+func ContainerOn(name, id, addr string) ContainerOpt {
+	return func(c *container.Summary) {
+		c.NetworkSettings.Networks[name] = &network.EndpointSettings{NetworkID: id, IPAddress: addr}
 	}
 }

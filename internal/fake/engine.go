@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -32,9 +33,12 @@ type Engine struct {
 	Services []swarm.Service
 	Tasks    []swarm.Task
 	Networks []network.Summary
-	calls    []string // "GET /services"
-	queries  []string // the query of each call, decoded
-	down     bool
+	// Containers are the engine's containers, of which it lists the
+	// running ones.
+	Containers []container.Summary
+	calls      []string // "GET /services"
+	queries    []string // the query of each call, decoded
+	down       bool
 	// HangEvents makes /events never answer, like an engine behind an
 	// address that accepts connections and then says nothing.
 	HangEvents bool
@@ -42,9 +46,12 @@ type Engine struct {
 	BlockEvents bool
 	// DeafEvents opens /events and then delivers nothing, ever.
 	DeafEvents bool
+	// NotManager answers the swarm endpoints as a plain engine does: 503,
+	// "This node is not a swarm manager".
+	NotManager bool
 	// Delay is how long every list call takes to answer.
 	Delay time.Duration
-	subs  map[chan events.Message]struct{}
+	subs  map[chan events.Message]filters.Args // the open event streams, by the filters each asked for
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
@@ -54,7 +61,7 @@ var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
 func Unversioned(path string) string { return versionPrefix.ReplaceAllString(path, "") }
 
 func NewEngine(t testing.TB) *Engine {
-	fe := &Engine{subs: make(map[chan events.Message]struct{})}
+	fe := &Engine{subs: make(map[chan events.Message]filters.Args)}
 	fe.srv = httptest.NewServer(http.HandlerFunc(fe.serve))
 	t.Cleanup(fe.Close)
 	return fe
@@ -83,6 +90,12 @@ func (fe *Engine) serve(w http.ResponseWriter, r *http.Request) {
 	q, _ := url.QueryUnescape(r.URL.RawQuery)
 	fe.queries = append(fe.queries, q)
 	down, delay := fe.down, fe.Delay
+	if fe.NotManager && (p == "/services" || p == "/tasks") {
+		fe.mu.Unlock()
+		w.Header().Set("Api-Version", "1.41")
+		http.Error(w, `{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}`, http.StatusServiceUnavailable)
+		return
+	}
 	var body any
 	switch p {
 	case "/services":
@@ -97,6 +110,8 @@ func (fe *Engine) serve(w http.ResponseWriter, r *http.Request) {
 		body = filterTasks(fe.Tasks, r.URL.Query().Get("filters"))
 	case "/networks":
 		body = fe.Networks
+	case "/containers/json":
+		body = filterContainers(fe.Containers, r.URL.Query().Get("filters"))
 	}
 	var answer []byte
 	if body != nil {
@@ -146,6 +161,33 @@ func filterServices(services []swarm.Service, raw string) []swarm.Service {
 			continue
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// filterContainers honours the container filters the module uses, as
+// ListContainers.
+func filterContainers(cs []container.Summary, raw string) []container.Summary {
+	f, err := filters.FromJSON(raw)
+	if err != nil {
+		panic(err)
+	}
+	return ListContainers(cs, f)
+}
+
+// ListContainers lists the containers of cs that f lets through, with the
+// filters the module uses: label (a key, or key=value), status and id (a
+// prefix of the ID, as dockerd matches it).
+func ListContainers(cs []container.Summary, f filters.Args) []container.Summary {
+	out := []container.Summary{}
+	for _, c := range cs {
+		switch {
+		case f.Contains("label") && !f.MatchKVList("label", c.Labels):
+		case f.Contains("status") && !f.ExactMatch("status", string(c.State)):
+		case f.Contains("id") && !slices.ContainsFunc(f.Get("id"), func(id string) bool { return strings.HasPrefix(c.ID, id) }):
+		default:
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -206,7 +248,8 @@ func (fe *Engine) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	c := make(chan events.Message, 16)
 	fe.mu.Lock()
-	fe.subs[c] = struct{}{}
+	f, _ := filters.FromJSON(r.URL.Query().Get("filters"))
+	fe.subs[c] = f
 	fe.mu.Unlock()
 	defer func() {
 		fe.mu.Lock()
@@ -268,14 +311,20 @@ func (fe *Engine) NetworkChange(f func(fe *Engine)) {
 	fe.send(events.Message{Type: events.NetworkEventType, Action: "create", Scope: "swarm", Time: time.Now().Unix()})
 }
 
-// WaitSubscribed waits until an event stream is open, so that the next
-// event is delivered rather than dropped: the watcher opens its stream
-// after its first listing, which a test may see first.
+// WaitSubscribed waits until a stream of service events is open, so that
+// the next service event is delivered rather than dropped: the swarm
+// source opens its stream after its first listing, which a test may see
+// first (and a container source's stream does not get service events).
 func (fe *Engine) WaitSubscribed(t testing.TB) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		fe.mu.Lock()
-		n := len(fe.subs)
+		n := 0
+		for _, f := range fe.subs {
+			if !f.Contains("type") || f.ExactMatch("type", string(events.ServiceEventType)) {
+				n++
+			}
+		}
 		fe.mu.Unlock()
 		if n > 0 {
 			return
@@ -288,7 +337,10 @@ func (fe *Engine) WaitSubscribed(t testing.TB) {
 
 // send delivers m to the open event streams; fe.mu is held.
 func (fe *Engine) send(m events.Message) {
-	for c := range fe.subs {
+	for c, f := range fe.subs {
+		if f.Contains("type") && !f.ExactMatch("type", string(m.Type)) {
+			continue // as dockerd filters
+		}
 		select {
 		case c <- m:
 		default:

@@ -1,12 +1,13 @@
 package fake
 
-// This file holds what tests of the layers above discovery use: a source
-// that lists nothing, for tests that publish their own tables, and a wait
-// for a watcher's routes.
+// This file holds what tests of discovery and the layers above it use: a
+// source that lists nothing, for tests that publish their own tables, a
+// wait for a watcher's routes, and a check of a report's problems.
 
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,24 @@ func WaitUpstreams(t testing.TB, w *discovery.Watcher, within time.Duration, wan
 			t.Fatalf("after %v upstreams of /s = %v, want %v", within, got, want)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// CheckProblems checks that rep has exactly the problems of want: by
+// service, or service/route, a substring of its message.
+func CheckProblems(t testing.TB, rep discovery.Report, want map[string]string) {
+	t.Helper()
+	if len(rep.Problems) != len(want) {
+		t.Errorf("problems = %v, want %v", rep.Problems, want)
+	}
+	for svc, sub := range want {
+		k := discovery.ProblemKey{Service: svc}
+		if s, r, ok := strings.Cut(svc, "/"); ok {
+			k = discovery.ProblemKey{Service: s, Route: r}
+		}
+		if !strings.Contains(rep.Problems[k].Message, sub) {
+			t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
+		}
 	}
 }
 

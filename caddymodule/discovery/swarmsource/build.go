@@ -61,9 +61,9 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		}
 		tasks := tasksBySvc[svc.ID]
 		conv := isConverging(svc, tasks)
-		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc)}
+		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc), Created: svc.CreatedAt}
 		for _, d := range cfg.Disabled {
-			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, notRouted(d.Route)+d.Err.Error())
+			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, discovery.NotRouted(d.Route)+d.Err.Error())
 		}
 		for _, d := range cfg.Warnings {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonCaveat, d.Err.Error())
@@ -84,10 +84,10 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		for _, rc := range cfg.Routes {
 			reps, err := replicas(svc, cfg.LB, tasks, netID, rc.Port)
 			if err != nil {
-				rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonUpstreams, notRouted(rc.Name)+err.Error())
+				rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonUpstreams, discovery.NotRouted(rc.Name)+err.Error())
 				continue
 			}
-			ups := replicaAddrs(reps)
+			ups := discovery.ReplicaAddrs(reps)
 			var local []string
 			if cfg.LB == labels.LBLocal {
 				local = nodeAddrs(reps, opts.NodeID)
@@ -98,62 +98,13 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 			}
 			side := routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Weight: rc.Weight, Upstreams: ups, Replicas: reps, Local: local}
 			for _, host := range hosts {
-				if msg := claim(t, host, rc.Prefix, side, rc.Weighted); msg != "" {
-					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, notRouted(rc.Name)+msg)
+				if msg := discovery.Claim(t, host, rc.Prefix, side, rc.Weighted); msg != "" {
+					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, discovery.NotRouted(rc.Name)+msg)
 				}
 			}
 		}
 	}
 	return t, rep
-}
-
-// claim puts side's claim on host and prefix in t, claims being made
-// oldest first, and returns why it lost, "" if it did not. The oldest
-// claim owns the route: an unweighted one alone, as it always did; a
-// weighted one shares it with every weighted claim that follows, and
-// unweighted ones lose.
-func claim(t *routing.Table, host, prefix string, side routing.Side, weighted bool) string {
-	newRoute := routing.NewRoute
-	if weighted {
-		newRoute = routing.NewWeightedRoute
-	}
-	r := newRoute(host, prefix, side)
-	if t.Add(r) || weighted && t.Join(host, prefix, side) {
-		return ""
-	}
-	owner := t.Lookup(host, prefix)
-	msg := fmt.Sprintf("%s is already claimed by %s", claimOf(r), describe(owner.Sides[0]))
-	switch {
-	case weighted:
-		return msg + ", which has no weight (give it a weight label to share the route)"
-	case owner.Weighted:
-		return msg + ", whose weighted claims share it (give this one a weight label to join them)"
-	}
-	return msg
-}
-
-// notRouted starts the message of a service or route that is not routed.
-func notRouted(route string) string {
-	if route == "" {
-		return "service not routed: "
-	}
-	return "route " + route + " not routed: "
-}
-
-// claimOf describes what a route claims: "prefix /api on host a.example".
-func claimOf(r *routing.Route) string {
-	if r.Host == "" {
-		return "prefix " + r.Prefix
-	}
-	return "prefix " + r.Prefix + " on host " + r.Host
-}
-
-// describe names the owner of a claim: its service, and its route if named.
-func describe(s routing.Side) string {
-	if s.Name == "" {
-		return "older service " + s.Service
-	}
-	return fmt.Sprintf("route %s of older service %s", s.Name, s.Service)
 }
 
 // replicas returns what serves a route: the service's running tasks on
@@ -208,15 +159,6 @@ func taskName(svc *swarm.Service, t *swarm.Task) string {
 		return svc.Spec.Name + "." + t.NodeID
 	}
 	return fmt.Sprintf("%s.%d", svc.Spec.Name, t.Slot)
-}
-
-// replicaAddrs returns the dial addresses of reps, in their order.
-func replicaAddrs(reps []routing.Replica) []string {
-	addrs := make([]string, len(reps))
-	for i, r := range reps {
-		addrs[i] = r.Addr
-	}
-	return addrs
 }
 
 // nodeAddrs returns the dial addresses of the replicas of reps on node, in

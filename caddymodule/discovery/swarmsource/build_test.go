@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ func TestBuildTable(t *testing.T) {
 		fake.Network(fake.NetID, "faas_net", "10.0.1.0/24"),
 		fake.Network("net2", "faas_other", "10.0.2.0/24"),
 		fake.Network("ingress", "ingress", "10.0.0.0/24"),
+		fake.Network("bridge1", "proj_default", "172.20.0.0/16"), // a compose project's
 	}
 	gateway := []netip.Addr{netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.2")}
 	running, starting, stopping := swarm.TaskStateRunning, swarm.TaskStateStarting, swarm.TaskStateShutdown
@@ -202,6 +202,14 @@ func TestBuildTable(t *testing.T) {
 			want:     map[string][]string{"/s": {"10.0.1.9:8080"}},
 		},
 		{
+			name:         "gateway on a compose network only: the swarm's services out of its reach",
+			services:     []swarm.Service{fake.Service("s", fake.Enabled())},
+			tasks:        []swarm.Task{fake.Task("s", "10.0.1.9")},
+			local:        []netip.Addr{netip.MustParseAddr("172.20.0.2")},
+			want:         map[string][]string{},
+			wantProblems: map[string]string{"s": "shares no network with the gateway"},
+		},
+		{
 			name:     "vip mode from the label",
 			services: []swarm.Service{fake.Service("s", fake.Enabled("faas.lb", "vip"), fake.ServiceVIPs("ingress", "10.0.0.4/24"), fake.ServiceVIPs(fake.NetID, "10.0.1.4/24"), fake.ServiceReplicas(2))},
 			tasks:    []swarm.Task{fake.Task("s", "10.0.1.9"), fake.Task("s", "10.0.1.10")},
@@ -238,7 +246,7 @@ func TestBuildTable(t *testing.T) {
 					t.Errorf("route %s = %v, want %v", p, got[p], ups)
 				}
 			}
-			checkProblems(t, rep, tt.wantProblems)
+			fake.CheckProblems(t, rep, tt.wantProblems)
 			if got := convergingNames(rep); !slices.Equal(got, tt.converging) {
 				t.Errorf("converging = %v, want %v", got, tt.converging)
 			}
@@ -249,21 +257,6 @@ func TestBuildTable(t *testing.T) {
 // checkProblems checks that rep has exactly the problems of want, by
 // service or service/route, each with a message containing want's
 // substring.
-func checkProblems(t *testing.T, rep discovery.Report, want map[string]string) {
-	t.Helper()
-	if len(rep.Problems) != len(want) {
-		t.Errorf("problems = %v, want %v", rep.Problems, want)
-	}
-	for svc, sub := range want {
-		k := discovery.ProblemKey{Service: svc}
-		if s, r, ok := strings.Cut(svc, "/"); ok {
-			k = discovery.ProblemKey{Service: s, Route: r}
-		}
-		if !strings.Contains(rep.Problems[k].Message, sub) {
-			t.Errorf("problem for %s = %q, want it to contain %q", svc, rep.Problems[k].Message, sub)
-		}
-	}
-}
 
 // TestBuildWeights: the rules for claims on one host and prefix, as
 // docs/traffic.md's table has them. The oldest claim owns the route:
@@ -344,7 +337,7 @@ func TestBuildWeights(t *testing.T) {
 			if r.Weighted != tt.wantWeighted || !slices.Equal(got, tt.want) {
 				t.Errorf("/app: weighted %v, sides %v; want %v, %v", r.Weighted, got, tt.wantWeighted, tt.want)
 			}
-			checkProblems(t, rep, tt.wantProblems)
+			fake.CheckProblems(t, rep, tt.wantProblems)
 		})
 	}
 }

@@ -7,8 +7,6 @@ package swarmsource
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -17,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 )
 
@@ -33,17 +32,14 @@ type dockerAPI interface {
 	Close() error
 }
 
-// lister makes the listings a route table is built from. Each call has its
-// own time limit, so a slow engine slows a resync down without making every
-// resync fail.
+// lister makes the listings a route table is built from, each call within
+// its time limit.
 type lister struct {
+	engine.Caller
 	api         dockerAPI
 	labelPrefix string
-	timeout     time.Duration
 	// now is the clock; a simulation replaces it.
 	now func() time.Time
-	// failed, if set, is told of every call that fails, by endpoint.
-	failed func(endpoint string, err error)
 }
 
 // eventsEndpoint names the event stream's endpoint in errors and metrics.
@@ -58,7 +54,7 @@ var Endpoints = []string{"GET /services", "GET /tasks", "GET /networks", eventsE
 const maxFilterIDs = 1000
 
 // listAll lists the opted-in services, their running tasks and, when nets
-// says they are needed, the overlay networks: three calls at most (more
+// says they are needed, the networks: three calls at most (more
 // only past maxFilterIDs opted-in services), and only the tasks of the
 // opted-in services, however many other services and tasks the swarm has.
 func (l lister) listAll(ctx context.Context, nets *networkCache, forceNets bool) (State, error) {
@@ -102,7 +98,7 @@ func (l lister) services(ctx context.Context, ids []string) ([]swarm.Service, er
 			f.Add("id", id)
 		}
 		var list []swarm.Service
-		err := l.call(ctx, "GET /services", func(ctx context.Context) (err error) {
+		err := l.Call(ctx, "GET /services", func(ctx context.Context) (err error) {
 			list, err = l.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f, Status: true})
 			return err
 		})
@@ -132,7 +128,7 @@ func (l lister) listTasks(ctx context.Context, serviceIDs ...string) ([]swarm.Ta
 		for _, id := range chunk {
 			f.Add("service", id)
 		}
-		err := l.call(ctx, "GET /tasks", func(ctx context.Context) error {
+		err := l.Call(ctx, "GET /tasks", func(ctx context.Context) error {
 			list, err := l.api.TaskList(ctx, swarm.TaskListOptions{Filters: f})
 			tasks = append(tasks, list...)
 			return err
@@ -188,17 +184,19 @@ func (c *networkCache) covers(services []swarm.Service) bool {
 	return true
 }
 
-// networks returns the overlay networks: listed when force is set or the
-// cache does not cover the services, the cached ones otherwise.
+// networks returns the engine's networks: listed when force is set or the
+// cache does not cover the services, the cached ones otherwise. All of
+// them, not only the overlays services use: a gateway on a network of the
+// engine that no service shares (a compose project's bridge) is on the
+// engine, not outside it, and must not take the services' overlays for
+// reachable.
 func (l lister) networks(ctx context.Context, c *networkCache, services []swarm.Service, force bool) ([]network.Summary, error) {
 	if !force && c.covers(services) {
 		return c.list, nil
 	}
 	var list []network.Summary
-	err := l.call(ctx, "GET /networks", func(ctx context.Context) (err error) {
-		list, err = l.api.NetworkList(ctx, network.ListOptions{
-			Filters: filters.NewArgs(filters.Arg("driver", "overlay")),
-		})
+	err := l.Call(ctx, "GET /networks", func(ctx context.Context) (err error) {
+		list, err = l.api.NetworkList(ctx, network.ListOptions{})
 		return err
 	})
 	if err != nil {
@@ -228,25 +226,6 @@ func serviceNetworkIDs(svc *swarm.Service) []string {
 		ids = append(ids, v.NetworkID)
 	}
 	return ids
-}
-
-// call runs one API call within the time limit, and names the endpoint
-// (and the limit, when it was hit) in its error.
-func (l lister) call(ctx context.Context, endpoint string, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
-	err := f(ctx)
-	if err != nil && l.failed != nil && !errors.Is(err, context.Canceled) {
-		l.failed(endpoint, err)
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%s: no answer within api_timeout %v: %w", endpoint, l.timeout, err)
-	default:
-		return fmt.Errorf("%s: %w", endpoint, err)
-	}
 }
 
 // subscribe opens the stream of the swarm's service and network events

@@ -235,3 +235,44 @@ func waitLog(t *testing.T, logs *observer.ObservedLogs, msg string, within time.
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWatcherOffOnPlainEngine: on an engine that is no swarm manager, the
+// swarm source turns itself off: ready with no route, one info log, no
+// warning, no API error, and no retry faster than the resync interval; it
+// routes the services once the engine is a manager.
+func TestWatcherOffOnPlainEngine(t *testing.T) {
+	fe := fake.NewEngine(t)
+	fe.Seed(nil, "10.0.1.10")
+	fe.NotManager = true
+	d := testOptions(fe)
+	d.ResyncInterval = 300 * time.Millisecond
+	w, logs := startTestWatcher(t, fe, d)
+	select {
+	case <-w.Ready():
+	case <-time.After(3 * time.Second):
+		t.Fatal("not ready 3s after a plain engine answered")
+	}
+	if n := w.Table().Len(); n != 0 {
+		t.Errorf("%d routes on a plain engine, want none", n)
+	}
+	time.Sleep(time.Second)
+	if n := fe.CallCount("GET /services"); n < 2 || n > 5 {
+		t.Errorf("GET /services called %d times in about 1s at a 300ms resync interval, want 2 to 5", n)
+	}
+	if n := logs.FilterMessage("docker engine is no swarm manager: no swarm service to route; checking again every resync_interval").Len(); n != 1 {
+		t.Errorf("turning off logged %d times, want once", n)
+	}
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 0 {
+		t.Errorf("warnings on a plain engine: %v", logs.FilterLevelExact(zap.WarnLevel).All())
+	}
+	if errs, _ := w.Stats().ErrorCounts(); len(errs) != 0 {
+		t.Errorf("API errors counted on a plain engine: %v", errs)
+	}
+	if _, failed := w.Stats().Resyncs(); failed != 0 {
+		t.Errorf("%d failed resyncs counted on a plain engine", failed)
+	}
+
+	fe.Quietly(func(fe *fake.Engine) { fe.NotManager = false })
+	fake.WaitUpstreams(t, w, 2*time.Second, "10.0.1.10:8080")
+	waitLog(t, logs, "docker engine is a swarm manager now: routing its services", time.Second)
+}

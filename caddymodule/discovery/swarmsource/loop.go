@@ -6,23 +6,20 @@ package swarmsource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 )
 
 // Timing of the loop.
 const (
-	// Backoff bounds for retrying the Docker API and the event stream.
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = time.Second
 	// A service that keeps converging for longer than stuckAfter (a task
 	// failing its health check forever, say) is re-listed every
 	// stuckInterval instead of every converge interval.
@@ -47,14 +44,21 @@ type loop struct {
 	lastFull time.Time
 	nets     networkCache
 	stream   eventStream
+	// off is set while the engine is no swarm manager: nothing to route,
+	// checked again every resync interval.
+	off bool
 }
 
 func (s *Source) newLoop(feed *discovery.Feed) *loop {
 	return &loop{
-		src:    s,
-		opts:   s.opts,
-		feed:   feed,
-		lister: lister{api: s.api, labelPrefix: s.opts.LabelPrefix, timeout: s.opts.APITimeout, now: feed.Now, failed: feed.Stats().APIError},
+		src:  s,
+		opts: s.opts,
+		feed: feed,
+		lister: lister{Caller: engine.Caller{Timeout: s.opts.APITimeout, Failed: func(endpoint string, err error) {
+			if !notManager(err) { // not an error: a plain engine
+				feed.Stats().APIError(endpoint, err)
+			}
+		}}, api: s.API, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
 		stream: eventStream{now: feed.Now},
 	}
 }
@@ -88,10 +92,10 @@ func (l *loop) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !l.opts.PollOnly && l.feed.Synced() {
+		if !l.opts.PollOnly && l.feed.Synced() && !l.off {
 			l.stream.ensureOpen(ctx, l.lister.api)
 		}
-		resetTimer(timer, l.nextDelay())
+		engine.ResetTimer(timer, l.nextDelay())
 	}
 }
 
@@ -150,7 +154,7 @@ func (l *loop) eventsArrived(ctx context.Context, m events.Message) {
 func (l *loop) resync(ctx context.Context) {
 	l.refresh(ctx, true, func(ctx context.Context) (State, error) {
 		st, err := l.lister.listAll(ctx, &l.nets, l.networksDue())
-		st.LocalAddrs = l.src.localAddrs()
+		st.LocalAddrs = l.src.LocalAddrs()
 		return st, err
 	})
 }
@@ -183,7 +187,7 @@ func (l *loop) relistNetworks(ctx context.Context) {
 	l.refresh(ctx, false, func(ctx context.Context) (st State, err error) {
 		st = l.last
 		st.Networks, err = l.lister.networks(ctx, &l.nets, st.Services, true)
-		st.LocalAddrs = l.src.localAddrs() // the gateway's own networks may have changed too
+		st.LocalAddrs = l.src.LocalAddrs() // the gateway's own networks may have changed too
 		return st, err
 	})
 }
@@ -224,20 +228,23 @@ func (l *loop) relistKicked(ctx context.Context) {
 // expect, fails this listing only: it is logged with its stack and retried
 // with backoff, so one odd answer cannot stop the loop.
 func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context) (State, error)) {
-	defer func() {
-		if p := recover(); p != nil {
-			l.feed.Log().Error("listing the swarm panicked; retrying", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			l.failed(ctx, fmt.Errorf("listing panicked: %v", p))
-		}
-	}()
+	defer engine.RecoverListing(l.feed.Log(), "the swarm", func(err error) { l.failed(ctx, err) })
 	start := l.now()
 	st, err := list(ctx)
 	if full {
-		l.feed.Stats().Resynced(err == nil, l.now().Sub(start))
+		l.feed.Stats().Resynced(err == nil || notManager(err), l.now().Sub(start))
+	}
+	if notManager(err) {
+		l.turnOff()
+		return
 	}
 	if err != nil {
 		l.failed(ctx, err)
 		return
+	}
+	if l.off {
+		l.off = false
+		l.feed.Log().Info("docker engine is a swarm manager now: routing its services", zap.String("docker_host", l.src.Engine()))
 	}
 	if full {
 		l.stream.checkDeaf(st.Services, l.feed.Log())
@@ -247,6 +254,27 @@ func (l *loop) refresh(ctx context.Context, full bool, list func(context.Context
 	l.feed.Publish(t, rep, full)
 	l.last = st
 	l.failures = 0
+}
+
+// notManager reports whether an error is the engine's answer that it is
+// no swarm manager (a plain engine, or a worker), which the swarm
+// endpoints give with 503.
+func notManager(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "not a swarm manager")
+}
+
+// turnOff turns the source off on an engine that is no swarm manager: not
+// an error and no retry, but one info log, no route and, for readiness,
+// nothing left to list; it checks again every resync interval, quietly.
+func (l *loop) turnOff() {
+	if !l.off {
+		l.off = true
+		l.feed.Log().Info("docker engine is no swarm manager: no swarm service to route; checking again every resync_interval",
+			zap.String("docker_host", l.src.Engine()))
+	}
+	l.stream.reset()
+	l.last, l.failures, l.lastFull = State{}, 0, l.now()
+	l.feed.Off()
 }
 
 // failed records a failed listing, to be retried with backoff.
@@ -270,7 +298,7 @@ func (l *loop) nextDelay() time.Duration {
 	d := max(0, idle-l.now().Sub(l.lastFull))
 	switch {
 	case l.failures > 0:
-		d = backoff(l.failures)
+		d = engine.Backoff(l.failures)
 	case l.report().Converging():
 		if l.convergingSince.IsZero() {
 			l.convergingSince = l.now()
@@ -287,18 +315,4 @@ func (l *loop) nextDelay() time.Duration {
 		d = min(d, retry)
 	}
 	return min(d, idle)
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	t.Stop()
-	t.Reset(d)
-}
-
-// backoff doubles from minBackoff up to maxBackoff.
-func backoff(attempt int) time.Duration {
-	d := minBackoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }

@@ -321,7 +321,7 @@ func newSimGateway(t testing.TB, se *scaleEngine) *simGateway {
 	t.Cleanup(func() { _ = api.Close() })
 	g := &simGateway{}
 	src := newSource(api, o)
-	src.localAddrs = func() []netip.Addr { return nil }
+	src.LocalAddrs = func() []netip.Addr { return nil }
 	g.w = discovery.New(src, discovery.Options{Now: func() time.Time { return fake.Epoch.Add(g.now) }})
 	g.l = src.newLoop(discovery.NewFeed(g.w))
 	// An open event stream, silent: the simulation delivers the events.

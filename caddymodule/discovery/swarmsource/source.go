@@ -14,14 +14,12 @@ package swarmsource
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/netip"
 	"time"
 
 	"github.com/docker/docker/client"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 )
 
 // Options say which swarm to read and how. The Caddy modules fill them in
@@ -58,12 +56,12 @@ type Options struct {
 // one asks for the opted-in services, their tasks and (when a network
 // event, a new network or the periodic resync says so) the networks, in
 // at most three calls; a re-list that an event or a convergence causes
-// asks for those services and their tasks only.
+// asks for those services and their tasks only. On an engine that is no
+// swarm manager it routes nothing and counts as listed, checking again
+// every resync interval.
 type Source struct {
-	api  dockerAPI
+	engine.Reader[dockerAPI]
 	opts Options
-	// localAddrs returns the gateway's own addresses; replaced in tests.
-	localAddrs func() []netip.Addr
 }
 
 // New returns the source of the swarm that opts names. It does not call
@@ -77,60 +75,19 @@ func New(opts Options) (*Source, error) {
 }
 
 func newSource(api dockerAPI, opts Options) *Source {
-	return &Source{api: api, opts: opts, localAddrs: interfaceAddrs}
+	return &Source{Reader: engine.NewReader(api), opts: opts}
 }
 
-// newDockerClient connects the way the docker CLI does: DOCKER_HOST,
-// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from the environment, overridden by
-// the options when they are set. The API version is negotiated with the
-// engine, never pinned, so both old engines (API 1.41) and current ones
-// (which refuse anything below 1.44) work. The client negotiates on its
-// first call and is not safe for concurrent calls until then, so the loop
-// opens the event stream only after a listing has succeeded.
+// newDockerClient is the client of the engine o names.
 func newDockerClient(o Options) (dockerAPI, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if o.DockerHost != "" {
-		opts = append(opts, client.WithHost(o.DockerHost))
-	}
-	if o.TLSCert != "" || o.TLSKey != "" || o.TLSCA != "" {
-		opts = append(opts, client.WithTLSClientConfig(o.TLSCA, o.TLSCert, o.TLSKey))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating docker client: %w", err)
-	}
-	return cli, nil
+	return engine.NewClient(engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey})
 }
-
-// Engine names the Docker API the source reads.
-func (s *Source) Engine() string { return s.api.DaemonHost() }
-
-// Close closes the Docker client.
-func (s *Source) Close() error { return s.api.Close() }
 
 // Run lists the swarm and follows it until ctx ends.
 func (s *Source) Run(ctx context.Context, feed *discovery.Feed) {
 	l := s.newLoop(feed)
 	defer l.stream.close()
 	l.run(ctx)
-}
-
-// interfaceAddrs lists the addresses of this host's (or container's)
-// interfaces, to tell which swarm networks the gateway is attached to.
-func interfaceAddrs() []netip.Addr {
-	ifAddrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	out := make([]netip.Addr, 0, len(ifAddrs))
-	for _, a := range ifAddrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, ip.Unmap())
-			}
-		}
-	}
-	return out
 }
 
 var (

@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/swarm"
 	"go.uber.org/zap"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 )
 
 // eventsWarnAfter is how many event stream failures in a row are worth a
@@ -57,7 +59,7 @@ func (s *eventStream) isOpen() bool { return s.sub.msgs != nil }
 // retryIn is the backoff of the stream's next attempt, and whether it is
 // failing at all.
 func (s *eventStream) retryIn() (time.Duration, bool) {
-	return backoff(s.failures), s.failures > 0
+	return engine.Backoff(s.failures), s.failures > 0
 }
 func (s *eventStream) errs() <-chan error { return s.sub.errs }
 
@@ -126,7 +128,7 @@ func (s *eventStream) burst(first events.Message, log *zap.Logger) []events.Mess
 func (s *eventStream) lost(err error, log *zap.Logger, apiDown bool) {
 	s.reset()
 	s.failures++
-	s.retryAt = s.now().Add(backoff(s.failures))
+	s.retryAt = s.now().Add(engine.Backoff(s.failures))
 	if errors.Is(err, context.Canceled) {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 
@@ -47,7 +48,7 @@ func testClient(t testing.TB, o Options) dockerAPI {
 // testSource is a source on api that sees itself on the test network.
 func testSource(api dockerAPI, o Options) *Source {
 	s := newSource(api, o)
-	s.localAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
+	s.LocalAddrs = func() []netip.Addr { return []netip.Addr{netip.MustParseAddr("10.0.1.2")} }
 	return s
 }
 
@@ -164,8 +165,8 @@ func TestWatcherEventsBlocked(t *testing.T) {
 	w, logs := startTestWatcher(t, fe, testOptions(fe))
 	fake.WaitUpstreams(t, w, 5*time.Second, "10.0.1.10:8080")
 	fe.Quietly(func(fe *fake.Engine) { fe.Seed(nil, "10.0.1.11") })
-	fake.WaitUpstreams(t, w, 3*maxBackoff, "10.0.1.11:8080")
-	time.Sleep(3 * maxBackoff)
+	fake.WaitUpstreams(t, w, 3*engine.MaxBackoff, "10.0.1.11:8080")
+	time.Sleep(3 * engine.MaxBackoff)
 	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 {
 		t.Errorf("%d warnings, want one about the event stream: %v", n, logs.FilterLevelExact(zap.WarnLevel).All())
 	}
@@ -202,7 +203,7 @@ func TestWatcherSurvivesDockerOutage(t *testing.T) {
 
 	fe.Quietly(func(fe *fake.Engine) { fe.Seed(nil, "10.0.1.10", "10.0.1.11") })
 	fe.SetDown(false)
-	fake.WaitUpstreams(t, w, 2*maxBackoff, "10.0.1.10:8080", "10.0.1.11:8080")
+	fake.WaitUpstreams(t, w, 2*engine.MaxBackoff, "10.0.1.10:8080", "10.0.1.11:8080")
 	if n := logs.FilterMessage("docker api reachable again").Len(); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
