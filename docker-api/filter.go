@@ -5,7 +5,9 @@
 // leave the manager.
 //
 // This file holds the module: its options, its lifecycle and the request
-// path. The answers are rewritten in answers.go.
+// path. The answers are rewritten in answers.go; the one write, the scale
+// call, is made in scale.go, and in-process (a gateway on the socket) by
+// local.go.
 package dockerapi
 
 import (
