@@ -47,10 +47,15 @@ const (
 	// eventAnswer streams events: of the service and network types, or
 	// of the labelled containers.
 	eventAnswer
+	// scaleAnswer is no call of dockerd's: docker-api makes the write
+	// itself (scale.go).
+	scaleAnswer
 )
 
 // Allowlist is every call docker-api lets through; it refuses all others
-// with 403. All are reads.
+// with 403. All are reads but the scale call, docker-api's own, which
+// sets the replica count of a service that opted in to scaling and
+// nothing else.
 var Allowlist = []Endpoint{
 	{
 		Methods: []string{"HEAD", "GET"}, Path: "/_ping",
@@ -90,9 +95,15 @@ var Allowlist = []Endpoint{
 		Why:    "the trigger for re-listing (not with `poll_only`); only service and network events, or the labelled containers' events, are delivered",
 		answer: eventAnswer,
 	},
+	{
+		Methods: []string{"POST"}, Path: ScalePath,
+		Why:    "docker-api's own call, not dockerd's: sets the replica count (`?replicas=N`, no body) of a service with the enable and scaling labels, within their bounds, and nothing else; docker-api reads the spec and makes the update itself",
+		answer: scaleAnswer,
+	},
 }
 
-// idSegment is what a path's {id} stands for: a container's ID or name.
+// idSegment is what a path's {id} stands for: a container's or service's
+// ID or name.
 var idSegment = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // matches reports whether a path (without its version prefix) is the

@@ -153,6 +153,15 @@ func TestAllows(t *testing.T) {
 		{"GET", "/v1.41/containers/c1aaaa/logs", false},
 		{"GET", "/v1.41/containers/c1aaaa/top", false},
 		{"GET", "/v1.41/services/x", false},
+		{"POST", "/v1.41/faas/services/faas_multiply/scale", true},
+		{"POST", "/faas/services/9mnpnzenvg8p8tdbtq4wvbkcz/scale", true},
+		{"GET", "/faas/services/x/scale", false},
+		{"POST", "/faas/services/x/scale/x", false},
+		{"POST", "/faas/services/scale", false},
+		{"POST", "/faas/services/-x/scale", false},
+		{"POST", "/v1.41/services/x/update", false},
+		{"POST", "/v1.41/services/x/scale", false},
+		{"POST", "/v1.41/services", false},
 	} {
 		if got := Allows(tt.method, tt.path); got != tt.want {
 			t.Errorf("Allows(%s, %s) = %v, want %v", tt.method, tt.path, got, tt.want)

@@ -262,14 +262,8 @@ func (f *Filter) labelledServices(r *http.Request, next caddyhttp.Handler, versi
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding the service filter: %w", err)
 	}
-	sub := r.Clone(r.Context())
-	sub.Method = http.MethodGet
-	sub.URL.Path, sub.URL.RawPath = version+"/services", ""
-	sub.URL.RawQuery = url.Values{"filters": {args}}.Encode()
-	sub.Body, sub.ContentLength = http.NoBody, 0
-
-	res := new(captured)
-	if err := next.ServeHTTP(res, sub); err != nil {
+	res, err := engineCall(r, next, http.MethodGet, version+"/services", url.Values{"filters": {args}}.Encode(), nil)
+	if err != nil {
 		return nil, nil, fmt.Errorf("listing the labelled services: %w", err)
 	}
 	if res.refused() {

@@ -28,8 +28,9 @@ import (
 
 // fakeDockerd answers /_ping, /version, /services, /tasks, /networks,
 // /containers/json, /containers/{id}/json and /events (one event, then
-// holds the stream open) from testdata/, and
-// records the calls it gets. Any other path is 404, as in dockerd.
+// holds the stream open) from testdata/, and GET /services/{id} and POST
+// /services/{id}/update from its stored services; it records the calls
+// it gets and the updates it takes. Any other path is 404, as in dockerd.
 type fakeDockerd struct {
 	*httptest.Server
 	t *testing.T
@@ -44,6 +45,23 @@ type fakeDockerd struct {
 	beforeEvent func(i int)
 	// unlabelled are services of the fixture whose enable label is gone.
 	unlabelled map[string]bool
+	// stored are the services GET /services/{id} answers and POST
+	// /services/{id}/update changes, by ID: those of the fixture, read on
+	// first use.
+	stored map[string]map[string]any
+	// updates are the bodies of the updates dockerd took.
+	updates []update
+	// conflicts is how many updates dockerd refuses as out of sequence,
+	// each as if another client had updated the service first.
+	conflicts int
+}
+
+// update is one POST /services/{id}/update dockerd took.
+type update struct {
+	id, version string
+	query       url.Values
+	header      http.Header
+	spec        map[string]any
 }
 
 // aServiceEvent is the event /events streams by default.
@@ -118,6 +136,14 @@ func (d *fakeDockerd) serve(w http.ResponseWriter, r *http.Request) {
 			d.inspect(w, strings.TrimSuffix(id, "/json"))
 			return
 		}
+		if id, ok := strings.CutPrefix(p, "/services/"); ok && r.Method == http.MethodGet && !strings.Contains(id, "/") {
+			d.inspectService(w, id)
+			return
+		}
+		if id, ok := strings.CutPrefix(p, "/services/"); ok && r.Method == http.MethodPost && strings.HasSuffix(id, "/update") {
+			d.updateService(w, r, strings.TrimSuffix(id, "/update"))
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"message":"page not found"}`+"\n")
 	}
@@ -144,6 +170,84 @@ func (d *fakeDockerd) inspect(w http.ResponseWriter, id string) {
 	}
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprintf(w, `{"message":"No such container: %s"}`+"\n", id)
+}
+
+// storedService returns the stored service of ID, ID prefix or name v,
+// or nil; d.mu is held.
+func (d *fakeDockerd) storedService(v string) map[string]any {
+	if d.stored == nil {
+		var all []map[string]any
+		dec := json.NewDecoder(strings.NewReader(string(fixture(d.t, "services.json"))))
+		dec.UseNumber()
+		if err := dec.Decode(&all); err != nil {
+			d.t.Fatal(err)
+		}
+		d.stored = map[string]map[string]any{}
+		for _, svc := range all {
+			d.stored[svc["ID"].(string)] = svc
+		}
+	}
+	for id, svc := range d.stored {
+		if id == v || svc["Spec"].(map[string]any)["Name"] == v || len(v) >= 3 && strings.HasPrefix(id, v) {
+			return svc
+		}
+	}
+	return nil
+}
+
+// inspectService answers GET /services/{id} as dockerd does: the whole
+// service, secrets and all.
+func (d *fakeDockerd) inspectService(w http.ResponseWriter, v string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	svc := d.storedService(v)
+	if svc == nil {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"message":"service %s not found"}`+"\n", v)
+		return
+	}
+	if d.unlabelled[svc["ID"].(string)] {
+		delete(svc["Spec"].(map[string]any)["Labels"].(map[string]any), "faas.enable")
+	}
+	json.NewEncoder(w).Encode(svc)
+}
+
+// updateService takes POST /services/{id}/update?version=N as dockerd
+// does: the spec in the body replaces the service's, if N is still its
+// version; it is refused as out of sequence otherwise.
+func (d *fakeDockerd) updateService(w http.ResponseWriter, r *http.Request, id string) {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	var spec map[string]any
+	if err := dec.Decode(&spec); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"message":%q}`+"\n", err.Error())
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	svc := d.storedService(id)
+	if svc == nil || svc["ID"] != id {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"message":"service %s not found"}`+"\n", id)
+		return
+	}
+	version := svc["Version"].(map[string]any)
+	index, _ := version["Index"].(json.Number).Int64()
+	if d.conflicts > 0 {
+		d.conflicts--
+		index++ // another client's update came first
+		version["Index"] = json.Number(fmt.Sprint(index))
+	}
+	if r.URL.Query().Get("version") != fmt.Sprint(index) {
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"message":"rpc error: code = Unknown desc = update out of sequence"}`+"\n")
+		return
+	}
+	d.updates = append(d.updates, update{id: id, version: r.URL.Query().Get("version"), query: r.URL.Query(), header: r.Header.Clone(), spec: spec})
+	svc["Spec"] = spec
+	version["Index"] = json.Number(fmt.Sprint(index + 1))
+	io.WriteString(w, `{"Warnings":null}`+"\n")
 }
 
 // services answers a service listing filtered as dockerd filters by label
@@ -204,6 +308,35 @@ func (d *fakeDockerd) missingService(query string) string {
 		}
 	}
 	return ""
+}
+
+// setLabels sets labels on stored service id.
+func (d *fakeDockerd) setLabels(id string, labels map[string]string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ls := d.storedService(id)["Spec"].(map[string]any)["Labels"].(map[string]any)
+	for k, v := range labels {
+		ls[k] = v
+	}
+}
+
+// service returns a copy of stored service id.
+func (d *fakeDockerd) service(id string) map[string]any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, _ := json.Marshal(d.storedService(id))
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	var out map[string]any
+	dec.Decode(&out)
+	return out
+}
+
+// takenUpdates returns the updates dockerd took.
+func (d *fakeDockerd) takenUpdates() []update {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.updates)
 }
 
 // dropLabel makes service id lose its enable label.
@@ -299,7 +432,17 @@ func proxyTo(d *fakeDockerd) caddyhttp.Handler {
 // send, through f to d, and returns the recorded answer and the handler's error.
 func do(t *testing.T, f *Filter, d *fakeDockerd, method, target string, header http.Header) (*httptest.ResponseRecorder, error) {
 	t.Helper()
-	r := httptest.NewRequest(method, target, nil)
+	return doBody(t, f, d, method, target, header, "")
+}
+
+// doBody is do with a request body.
+func doBody(t *testing.T, f *Filter, d *fakeDockerd, method, target string, header http.Header, body string) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, target, rb)
 	for k, v := range header {
 		r.Header[k] = v
 	}

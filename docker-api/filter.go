@@ -5,7 +5,9 @@
 // leave the manager.
 //
 // This file holds the module: its options, its lifecycle and the request
-// path. The answers are rewritten in answers.go.
+// path. The answers are rewritten in answers.go; the one write, the scale
+// call, is made in scale.go, and in-process (a gateway on the socket) by
+// local.go.
 package dockerapi
 
 import (
@@ -32,7 +34,8 @@ const defaultLabelPrefix = "faas"
 // Filter guards a Docker Engine API that gateways read through: it lets
 // through only the calls in Allowlist (reads of /_ping, /version,
 // /services, /tasks, /networks, /containers/json, /containers/{id}/json
-// and /events, optionally version-prefixed), refuses any other with 403
+// and /events, optionally version-prefixed, and its own scale call, the
+// one write: see ScalePath), refuses any other with 403
 // and any path not in its clean, decoded form with 400. Of the answers to
 // /services, /tasks, /networks and the container calls it keeps only the
 // fields the gateway reads, and only labelled services, their tasks and
@@ -98,6 +101,8 @@ func (f *Filter) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return f.serveInspect(w, r, next)
 	case eventAnswer:
 		return f.serveEvents(w, r, next, version)
+	case scaleAnswer:
+		return f.serveScale(w, r, next)
 	default:
 		return next.ServeHTTP(w, r)
 	}

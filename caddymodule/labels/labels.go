@@ -4,7 +4,8 @@
 // labels and the name to route by.
 //
 // Files: labels.go (the labels, and a service's routes from them),
-// hosts.go (the host names of a host label).
+// hosts.go (the host names of a host label), scaling.go (the bounds,
+// idle time and target of a service's replica count).
 package labels
 
 // This file reads a service's labels into the routing it asks for.
@@ -267,13 +268,7 @@ func (l labelReader) routeNames() []string {
 
 // unknownFields reports a label of route rn that is not a route field.
 func (l labelReader) unknownFields(rn string) error {
-	p := l.prefix + Routes + "." + rn + "."
-	for k := range l.labels {
-		if f, ok := strings.CutPrefix(k, p); ok && !slices.Contains(routeFields, f) {
-			return fmt.Errorf("label %s: unknown route field %q (want one of %s)", k, f, strings.Join(routeFields, ", "))
-		}
-	}
-	return nil
+	return labelReader{labels: l.labels, prefix: l.prefix + Routes + "." + rn + "."}.unknown("route field", routeFields)
 }
 
 // ValidName reports whether a route or policy name reads well in a label

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -20,6 +21,13 @@ import (
 // environment, as for the docker CLI.
 type Conn struct {
 	DockerHost, TLSCA, TLSCert, TLSKey string
+}
+
+// TLS reports whether a client of c speaks TLS: when c names
+// certificates, or the environment does (DOCKER_CERT_PATH), as for the
+// docker CLI.
+func (c Conn) TLS() bool {
+	return c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" || os.Getenv("DOCKER_CERT_PATH") != ""
 }
 
 // NewClient connects the way the docker CLI does: DOCKER_HOST,

@@ -7,6 +7,7 @@ package swarmsource
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -22,8 +23,10 @@ import (
 // dockerAPI is the part of the Docker Engine API the module uses. Keeping
 // it narrow documents, and lets tests fake, exactly what is called:
 // HEAD or GET /_ping (version negotiation), GET /services, GET /tasks,
-// GET /networks and GET /events.
+// GET /networks and GET /events; and, through its HTTP client, docker-api's
+// scale call (scaler.go).
 type dockerAPI interface {
+	HTTPClient() *http.Client
 	ServiceList(ctx context.Context, options swarm.ServiceListOptions) ([]swarm.Service, error)
 	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)

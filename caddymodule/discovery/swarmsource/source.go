@@ -6,7 +6,8 @@
 // Files: source.go (the source, its options and Docker client), loop.go
 // (what is listed when), docker.go (every Docker API call), stream.go (the
 // event stream), build.go (a listing into a route table), networks.go
-// (which network a service is reached on).
+// (which network a service is reached on), scaler.go (the one write: a
+// service's replica count).
 package swarmsource
 
 // This file holds the swarm source: its options, its Docker client, and
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/client"
+	"go.uber.org/zap"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
@@ -44,6 +46,9 @@ type Options struct {
 	ResyncInterval, ConvergeInterval, APITimeout time.Duration
 	// PollOnly turns the event stream off.
 	PollOnly bool
+	// ScaleLog, if set, logs what the scale calls checked in-process (on
+	// a Docker socket) write and refuse.
+	ScaleLog *zap.Logger
 }
 
 // Source is the swarm source: it routes to the tasks of the swarm services
@@ -80,7 +85,12 @@ func newSource(api dockerAPI, opts Options) *Source {
 
 // newDockerClient is the client of the engine o names.
 func newDockerClient(o Options) (dockerAPI, error) {
-	return engine.NewClient(engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey})
+	return engine.NewClient(o.conn())
+}
+
+// conn is how to reach the engine.
+func (o Options) conn() engine.Conn {
+	return engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey}
 }
 
 // Run lists the swarm and follows it until ctx ends.
@@ -92,5 +102,6 @@ func (s *Source) Run(ctx context.Context, feed *discovery.Feed) {
 
 var (
 	_ discovery.Source = (*Source)(nil)
+	_ discovery.Scaler = (*Source)(nil)
 	_ dockerAPI        = (*client.Client)(nil)
 )
