@@ -1,0 +1,126 @@
+package caddymodule
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// TestEnginesCaddyfile: engine subdirectives give one engine each, in
+// their order, with their blocks; the defaults of reach and publish_host
+// follow the address.
+func TestEnginesCaddyfile(t *testing.T) {
+	input := `swarm_route {
+		engine blue unix:///var/run/docker.sock
+		engine green tcp://green:2376 {
+			tls_ca /certs/ca.pem
+			tls_cert /certs/cert.pem
+			tls_key /certs/key.pem
+		}
+		engine red tcp://10.0.0.9:2375 {
+			publish_host red.lan
+		}
+	}`
+	var sr SwarmRoute
+	if err := sr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sr.Discovery.provision(); err != nil {
+		t.Fatal(err)
+	}
+	want := []EngineConfig{
+		{Name: "blue", DockerHost: "unix:///var/run/docker.sock", Reach: reachNetworks},
+		{Name: "green", DockerHost: "tcp://green:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem", Reach: reachPublished, PublishHost: "green"},
+		{Name: "red", DockerHost: "tcp://10.0.0.9:2375", Reach: reachPublished, PublishHost: "red.lan"},
+	}
+	if got := sr.engineConfigs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("engines =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestOneEngineIsTheTopLevelOptions: without engines, the top-level
+// options are one engine, named default, reached on networks whatever
+// its address (a tcp:// docker-api is the gateway's own engine).
+func TestOneEngineIsTheTopLevelOptions(t *testing.T) {
+	d := Discovery{DockerHost: "tcp://docker-api:2375", TLSCA: "ca.pem"}
+	if err := d.provision(); err != nil {
+		t.Fatal(err)
+	}
+	want := []EngineConfig{{Name: defaultEngineName, DockerHost: "tcp://docker-api:2375", TLSCA: "ca.pem", Reach: reachNetworks}}
+	if got := d.engineConfigs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("engines = %+v, want %+v", got, want)
+	}
+}
+
+// TestEnginesValidate: every wrong engines option fails provisioning with
+// an error that names it.
+func TestEnginesValidate(t *testing.T) {
+	blue := EngineConfig{Name: "blue", DockerHost: "unix:///var/run/docker.sock"}
+	green := EngineConfig{Name: "green", DockerHost: "tcp://green:2376"}
+	for _, tt := range []struct {
+		name    string
+		d       Discovery
+		wantErr string
+	}{
+		{"docker_host and engines", Discovery{DockerHost: "tcp://x:2375", Engines: []EngineConfig{green}}, "docker_host and tls_*"},
+		{"tls_ca and engines", Discovery{TLSCA: "ca.pem", Engines: []EngineConfig{green}}, "docker_host and tls_*"},
+		{"duplicate name", Discovery{Engines: []EngineConfig{green, green}}, `engine "green" given twice`},
+		{"upper-case name", Discovery{Engines: []EngineConfig{{Name: "Blue", DockerHost: "tcp://b:2375"}}}, `engine "Blue": a name is`},
+		{"empty name", Discovery{Engines: []EngineConfig{{DockerHost: "tcp://b:2375"}}}, `engine "": a name is`},
+		{"no address", Discovery{Engines: []EngineConfig{{Name: "b"}}}, `engine "b": docker_host ""`},
+		{"cert without key", Discovery{Engines: []EngineConfig{{Name: "b", DockerHost: "tcp://b:2375", TLSCert: "c.pem"}}}, `engine "b": tls_cert and tls_key`},
+		{"bad reach", Discovery{Engines: []EngineConfig{{Name: "b", DockerHost: "tcp://b:2375", Reach: "mesh"}}}, `reach "mesh"`},
+		{"publish_host on networks", Discovery{Engines: []EngineConfig{{Name: "b", DockerHost: "tcp://b:2375", Reach: reachNetworks, PublishHost: "b"}}}, "publish_host is for reach published"},
+		{"published unix socket without host", Discovery{Engines: []EngineConfig{{Name: "b", DockerHost: "unix:///run/docker.sock", Reach: reachPublished}}}, "needs publish_host"},
+		{"two on networks", Discovery{Engines: []EngineConfig{blue, {Name: "local2", DockerHost: "unix:///run/user/docker.sock"}}}, "engines blue, local2 are all reached on networks"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.d.provision(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("provision() = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	ok := Discovery{Engines: []EngineConfig{blue, green}}
+	if err := ok.provision(); err != nil {
+		t.Errorf("a valid pair of engines: %v", err)
+	}
+}
+
+// TestEnginesCaddyfileErrors: the engine subdirective's syntax errors.
+func TestEnginesCaddyfileErrors(t *testing.T) {
+	for _, tt := range []struct{ input, wantErr string }{
+		{"swarm {\n engine blue\n}", "wrong argument count"},
+		{"swarm {\n engine blue unix:///x extra\n}", "wrong argument count"},
+		{"swarm {\n engine blue tcp://b:1 {\n bogus 1\n }\n}", "engine blue: unrecognized option 'bogus'"},
+		{"swarm {\n engine blue tcp://b:1 {\n tls_ca a\n tls_ca b\n }\n}", "engine blue: option 'tls_ca' has already been specified"},
+	} {
+		var d Discovery
+		if err := d.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input)); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%q: error %v, want %q", tt.input, err, tt.wantErr)
+		}
+	}
+}
+
+// TestEnginesShareOneWatcherSet: modules given the same engines share a
+// key, and so one watcher; another engine list is another key.
+func TestEnginesShareOneWatcherSet(t *testing.T) {
+	mk := func(hosts ...string) Discovery {
+		d := Discovery{}
+		for i, h := range hosts {
+			d.Engines = append(d.Engines, EngineConfig{Name: string(rune('a' + i)), DockerHost: h})
+		}
+		if err := d.provision(); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := mk("unix:///x", "tcp://g:2376"), mk("unix:///x", "tcp://g:2376")
+	if a.key() != b.key() {
+		t.Error("equal engines give different keys")
+	}
+	if c := mk("unix:///x", "tcp://h:2376"); c.key() == a.key() {
+		t.Error("different engines give one key")
+	}
+}
