@@ -247,20 +247,22 @@ func (d *Discovery) Provision(caddy.Context) error {
 		return err
 	}
 	val, _, err := watchers.LoadOrNew(d.key(), func() (caddy.Destructor, error) {
-		var srcs []discovery.Source
+		var engines []discovery.EngineSources
 		for _, e := range d.engineConfigs() {
-			s, err := d.sources(e)
+			srcs, err := d.sources(e)
 			if err != nil {
-				for _, src := range srcs {
-					_ = src.Close()
+				for _, es := range engines {
+					for _, src := range es.Sources {
+						_ = src.Close()
+					}
 				}
 				return nil, err
 			}
-			srcs = append(srcs, s...)
+			engines = append(engines, discovery.EngineSources{Name: e.Name, Sources: srcs})
 		}
 		// The watcher outlives this config: it is kept across reloads and
 		// stopped by Destruct when its last user is cleaned up.
-		w := discovery.NewMany(srcs, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
+		w := discovery.NewEngines(engines, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
 		w.Start()
 		return w, nil
 	})
