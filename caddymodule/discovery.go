@@ -200,7 +200,7 @@ func (d Discovery) sourceOptions(e EngineConfig) swarmsource.Options {
 		DockerHost: e.DockerHost, TLSCA: e.TLSCA, TLSCert: e.TLSCert, TLSKey: e.TLSKey,
 		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB, NodeID: d.NodeID,
 		ResyncInterval: time.Duration(d.ResyncInterval), ConvergeInterval: time.Duration(d.ConvergeInterval),
-		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly, PublishHost: e.publishHost(),
 	}
 }
 
@@ -211,6 +211,7 @@ func (d Discovery) containerOptions(e EngineConfig) containersource.Options {
 		Conn:        e.conn(),
 		LabelPrefix: d.LabelPrefix, Network: d.Network,
 		ResyncInterval: time.Duration(d.ResyncInterval), APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+		PublishHost: e.publishHost(),
 	}
 }
 

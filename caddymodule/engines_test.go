@@ -2,10 +2,15 @@ package caddymodule
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/docker/docker/api/types/container"
+	"github.com/faas-gateway/faas-gateway/internal/fake"
 )
 
 // TestEnginesCaddyfile: engine subdirectives give one engine each, in
@@ -122,5 +127,96 @@ func TestEnginesShareOneWatcherSet(t *testing.T) {
 	}
 	if c := mk("unix:///x", "tcp://h:2376"); c.key() == a.key() {
 		t.Error("different engines give one key")
+	}
+}
+
+// TestTwoEngines: one gateway reads a swarm engine (its own, reached on
+// networks) and a plain engine (another, reached on published ports),
+// whose networks have the same ID and subnet. Each route goes to its
+// engine; an engine that hangs, then fails, keeps its routes while the
+// other's changes are still routed within a second; back, its changes are
+// seen again.
+func TestTwoEngines(t *testing.T) {
+	blue, green := fake.NewEngine(t), fake.NewEngine(t)
+	blue.Seed(nil, "10.0.1.10")
+	green.NotManager = true
+	green.Networks = blue.Networks // the same ID and subnet: only the engine tells them apart
+	green.Containers = []container.Summary{fake.Container("g1", "hello", "10.0.1.10", 0, fake.ContainerPublishes("0.0.0.0", 8080, 32768))}
+	d := Discovery{
+		Engines: []EngineConfig{
+			{Name: "blue", DockerHost: blue.Host(), Reach: reachNetworks},
+			{Name: "green", DockerHost: green.Host()}, // tcp://127.0.0.1:port: published, at 127.0.0.1
+		},
+		ResyncInterval: caddy.Duration(100 * time.Millisecond),
+		APITimeout:     caddy.Duration(5 * time.Second),
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	if err := d.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Cleanup() })
+	w := d.watcher
+	select {
+	case <-w.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready within 5s")
+	}
+	routeOf := func(prefix string) (engine string, ups []string) {
+		if r := w.Table().Lookup("", prefix); r != nil {
+			return r.Sides[0].Engine, r.Sides[0].Upstreams
+		}
+		return "", nil
+	}
+	if e, ups := routeOf("/s"); e != "blue" || !slices.Equal(ups, []string{"10.0.1.10:8080"}) {
+		t.Errorf("/s: engine %q, upstreams %v; want blue, its task's address", e, ups)
+	}
+	if e, ups := routeOf("/hello"); e != "green" || !slices.Equal(ups, []string{"127.0.0.1:32768"}) {
+		t.Errorf("/hello: engine %q, upstreams %v; want green, its published port at its host", e, ups)
+	}
+
+	blueChange := func(addrs ...string) {
+		t.Helper()
+		blue.WaitSubscribed(t)
+		blue.Update(func(fe *fake.Engine) {
+			fe.Seed(nil, addrs...)
+		})
+		want := make([]string, len(addrs))
+		for i, a := range addrs {
+			want[i] = a + ":8080"
+		}
+		fake.WaitUpstreams(t, w, time.Second, want...)
+	}
+	// Green hangs: every answer takes 3s. Blue's change is routed at once.
+	green.Quietly(func(fe *fake.Engine) { fe.Delay = 3 * time.Second })
+	time.Sleep(200 * time.Millisecond) // a green listing is under way
+	blueChange("10.0.1.10", "10.0.1.11")
+	// Green fails: its route stays, and blue's changes are still routed.
+	green.Quietly(func(fe *fake.Engine) { fe.Delay = 0 })
+	green.SetDown(true)
+	for deadline := time.Now().Add(5 * time.Second); !w.Engines()[1].Stats.APIDown(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("green not seen down within 5s")
+		}
+	}
+	blueChange("10.0.1.12")
+	if e, ups := routeOf("/hello"); e != "green" || len(ups) != 1 {
+		t.Errorf("/hello while green is down: engine %q, upstreams %v; want its last route", e, ups)
+	}
+	if !w.Engines()[0].Stats.APIUp() {
+		t.Error("blue is down too")
+	}
+	// Green is back: its changes are seen again.
+	green.Quietly(func(fe *fake.Engine) {
+		fe.Containers = append(fe.Containers, fake.Container("g2", "hello2", "10.0.1.11", 0, fake.ContainerPublishes("0.0.0.0", 8080, 32769)))
+	})
+	green.SetDown(false)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if e, ups := routeOf("/hello2"); e == "green" && slices.Equal(ups, []string{"127.0.0.1:32769"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("green's new container is not routed within 5s of its return")
+		}
 	}
 }

@@ -231,8 +231,14 @@ func NewFeed(w *Watcher) *Feed { return &Feed{w: w} }
 // Now is the watcher's clock.
 func (f *Feed) Now() time.Time { return f.w.now() }
 
-// Log returns the logger to use now.
-func (f *Feed) Log() *zap.Logger { return f.w.log() }
+// Log returns the logger to use now, naming the source's engine when the
+// watcher reads several.
+func (f *Feed) Log() *zap.Logger {
+	if name := f.w.engineName(f.i); name != "" {
+		return f.w.log().With(zap.String("engine", name))
+	}
+	return f.w.log()
+}
 
 // Stats returns the counters the source adds to: its engine's.
 func (f *Feed) Stats() *Stats { return f.w.engineOf(f.i).stats }

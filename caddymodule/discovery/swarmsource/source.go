@@ -44,6 +44,10 @@ type Options struct {
 	ResyncInterval, ConvergeInterval, APITimeout time.Duration
 	// PollOnly turns the event stream off.
 	PollOnly bool
+	// PublishHost, when set, says that the engine is not the gateway's
+	// own: its services are reached at this host, on the ports they
+	// publish, not on the swarm's networks.
+	PublishHost string
 }
 
 // Source is the swarm source: it routes to the tasks of the swarm services
