@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/docker/docker/api/types/container"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 )
 
@@ -174,6 +177,21 @@ func TestTwoEngines(t *testing.T) {
 	if e, ups := routeOf("/hello"); e != "green" || !slices.Equal(ups, []string{"127.0.0.1:32768"}) {
 		t.Errorf("/hello: engine %q, upstreams %v; want green, its published port at its host", e, ups)
 	}
+	// The routes API, the status and the metrics name each route's engine.
+	gotEngines := make(map[string]string)
+	for _, r := range routesOf(w).Routes {
+		gotEngines[r.Prefix] = r.Engine
+	}
+	if want := map[string]string{"/s": "blue", "/hello": "green"}; !maps.Equal(gotEngines, want) {
+		t.Errorf("routes API engines %v, want %v", gotEngines, want)
+	}
+	if st := statusOf(w); len(st.Engines) != 2 || st.Engines[0].Name != "blue" || st.Engines[1].Name != "green" ||
+		!st.Engines[1].FirstSyncDone || st.Engines[1].DockerAPI.Host != green.Host() || st.DockerAPI.Host != blue.Host() {
+		t.Errorf("status = %+v, want blue's API at the top level and both engines listed", st)
+	}
+	if got, want := seriesBy(gather(t, collectorOf(w))["faas_gateway_route_engine"], "service", "engine"), map[string]float64{"s,blue": 1, "hello,green": 1}; !maps.Equal(got, want) {
+		t.Errorf("route_engine = %v, want %v", got, want)
+	}
 
 	blueChange := func(addrs ...string) {
 		t.Helper()
@@ -203,8 +221,12 @@ func TestTwoEngines(t *testing.T) {
 	if e, ups := routeOf("/hello"); e != "green" || len(ups) != 1 {
 		t.Errorf("/hello while green is down: engine %q, upstreams %v; want its last route", e, ups)
 	}
-	if !w.Engines()[0].Stats.APIUp() {
-		t.Error("blue is down too")
+	mfs := gather(t, collectorOf(w))
+	if got, want := seriesBy(mfs["faas_gateway_engine_api_up"], "engine"), map[string]float64{"blue": 1, "green": 0}; !maps.Equal(got, want) {
+		t.Errorf("engine_api_up = %v, want %v", got, want)
+	}
+	if up := seriesBy(mfs["faas_gateway_docker_api_up"])[""]; up != 0 {
+		t.Errorf("docker_api_up = %v with green down, want 0 (every engine's API answers)", up)
 	}
 	// Green is back: its changes are seen again.
 	green.Quietly(func(fe *fake.Engine) {
@@ -218,5 +240,40 @@ func TestTwoEngines(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("green's new container is not routed within 5s of its return")
 		}
+	}
+}
+
+// TestOneEngineViews: with one engine, the routes API names it default
+// in a field always present, and the metrics keep their series without
+// an engine label (the engine is told apart in new series only).
+func TestOneEngineViews(t *testing.T) {
+	w := fake.Watcher(discovery.Options{})
+	st := metricsState(time.Now(), "10.0.1.10")
+	st.Services = append(st.Services, fake.Service("dup", fake.Enabled("faas.path", "/s"), fake.ServiceCreated(time.Hour)))
+	publish(w, st)
+	b, err := json.Marshal(routesOf(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"routes":[{"engine":"default","host":""`, `"not_routed":[{"engine":"default","service":"dup"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("routes API %s lacks %s", b, want)
+		}
+	}
+	mfs := gather(t, collectorOf(w))
+	for _, name := range []string{"faas_gateway_requests_total", "faas_gateway_replicas", "faas_gateway_docker_api_up", "faas_gateway_discovery_resyncs_total"} {
+		for _, m := range mfs[name].GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "engine" {
+					t.Errorf("%s has an engine label", name)
+				}
+			}
+		}
+	}
+	if got := seriesBy(mfs["faas_gateway_route_engine"], "service", "engine"); !maps.Equal(got, map[string]float64{"s,default": 1}) {
+		t.Errorf("route_engine = %v, want s on default", got)
+	}
+	if v := statusOf(w); len(v.Engines) != 1 || v.Engines[0].Name != "default" {
+		t.Errorf("status engines = %+v, want default alone", v.Engines)
 	}
 }
