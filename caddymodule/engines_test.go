@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/docker/docker/api/types/container"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
@@ -275,5 +278,37 @@ func TestOneEngineViews(t *testing.T) {
 	}
 	if v := statusOf(w); len(v.Engines) != 1 || v.Engines[0].Name != "default" {
 		t.Errorf("status engines = %+v, want default alone", v.Engines)
+	}
+}
+
+// TestPartialTableBeforeSync: before every engine has listed once (one
+// is down at start), a request that the routes listed so far claim is
+// served at once; one they do not claim waits ready_timeout, then gets a
+// 503, not a 404.
+func TestPartialTableBeforeSync(t *testing.T) {
+	w := discovery.NewEngines([]discovery.EngineSources{
+		{Name: "blue", Sources: []discovery.Source{fake.Source{}}},
+		{Name: "green", Sources: []discovery.Source{fake.Source{}}}, // never lists
+	}, discovery.Options{})
+	publish(w, metricsState(time.Now(), "10.0.1.10")) // blue's: /s
+	sr := &SwarmRoute{NoMetrics: true, ReadyTimeout: caddy.Duration(200 * time.Millisecond)}
+	sr.watcher = w
+	served := false
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { served = true; return nil })
+
+	start := time.Now()
+	rec := httptest.NewRecorder()
+	if err := sr.ServeHTTP(rec, httptest.NewRequest("GET", "/s/x", nil), next); err != nil || !served {
+		t.Fatalf("/s/x: served %v, error %v; want served", served, err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("/s/x waited %v for green, want no wait", took)
+	}
+	served, start, rec = false, time.Now(), httptest.NewRecorder()
+	if err := sr.ServeHTTP(rec, httptest.NewRequest("GET", "/green-app", nil), next); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); served || rec.Code != http.StatusServiceUnavailable || took < 200*time.Millisecond {
+		t.Errorf("/green-app: served %v, status %d after %v; want 503 after ready_timeout (200ms)", served, rec.Code, took)
 	}
 }
