@@ -49,6 +49,10 @@ type EngineConfig struct {
 	// containers and services publish are reached, with reach
 	// `published`. Default: the host of a tcp:// docker_host
 	PublishHost string `json:"publish_host,omitempty"`
+
+	// fromEnv is set on the one engine of the top-level options, which
+	// takes what they leave unset from the environment.
+	fromEnv bool
 }
 
 // The values of reach, and the name of the one engine of the top-level
@@ -133,12 +137,13 @@ func (d Discovery) engineConfigs() []EngineConfig {
 	if len(d.Engines) > 0 {
 		return d.Engines
 	}
-	return []EngineConfig{{Name: defaultEngineName, DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey, Reach: reachNetworks}}
+	return []EngineConfig{{Name: defaultEngineName, DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey, Reach: reachNetworks, fromEnv: true}}
 }
 
-// conn is how to reach the engine's API.
+// conn is how to reach the engine's API: the environment's DOCKER_*
+// variables count for the one engine of the top-level options only.
 func (e EngineConfig) conn() engine.Conn {
-	return engine.Conn{DockerHost: e.DockerHost, TLSCA: e.TLSCA, TLSCert: e.TLSCert, TLSKey: e.TLSKey}
+	return engine.Conn{DockerHost: e.DockerHost, TLSCA: e.TLSCA, TLSCert: e.TLSCert, TLSKey: e.TLSKey, NoEnv: !e.fromEnv}
 }
 
 // publishHost is the host of published ports, "" when the engine is

@@ -59,7 +59,7 @@ func TestOneEngineIsTheTopLevelOptions(t *testing.T) {
 	if err := d.provision(); err != nil {
 		t.Fatal(err)
 	}
-	want := []EngineConfig{{Name: defaultEngineName, DockerHost: "tcp://docker-api:2375", TLSCA: "ca.pem", Reach: reachNetworks}}
+	want := []EngineConfig{{Name: defaultEngineName, DockerHost: "tcp://docker-api:2375", TLSCA: "ca.pem", Reach: reachNetworks, fromEnv: true}}
 	if got := d.engineConfigs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("engines = %+v, want %+v", got, want)
 	}

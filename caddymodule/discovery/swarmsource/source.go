@@ -28,6 +28,8 @@ type Options struct {
 	// DockerHost, TLSCA, TLSCert and TLSKey say how to reach the Docker
 	// API; empty ones come from the environment, as for the docker CLI.
 	DockerHost, TLSCA, TLSCert, TLSKey string
+	// NoEnv ignores the environment's DOCKER_* variables (see engine.Conn).
+	NoEnv bool
 	// LabelPrefix is the prefix of the labels read ("faas").
 	LabelPrefix string
 	// Network is the preferred network to reach services on, "" for none.
@@ -84,7 +86,7 @@ func newSource(api dockerAPI, opts Options) *Source {
 
 // newDockerClient is the client of the engine o names.
 func newDockerClient(o Options) (dockerAPI, error) {
-	return engine.NewClient(engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey})
+	return engine.NewClient(engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey, NoEnv: o.NoEnv})
 }
 
 // Run lists the swarm and follows it until ctx ends.
