@@ -161,17 +161,17 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 			return d.Errf("swarm option '%s' has already been specified", opt)
 		}
 		seen[opt] = true
+		if known, err := tlsOption(d, opt, &o.TLSCA, &o.TLSCert, &o.TLSKey); known {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 
 		var err error
 		switch opt {
 		case "docker_host":
 			err = oneArg(d, &o.DockerHost)
-		case "tls_ca":
-			err = oneArg(d, &o.TLSCA)
-		case "tls_cert":
-			err = oneArg(d, &o.TLSCert)
-		case "tls_key":
-			err = oneArg(d, &o.TLSKey)
 		case "label_prefix":
 			err = oneArg(d, &o.LabelPrefix)
 		case "network":
@@ -226,14 +226,14 @@ func (o *Discovery) unmarshalEngine(d *caddyfile.Dispenser) error {
 			return d.Errf("engine %s: option '%s' has already been specified", e.Name, opt)
 		}
 		seen[opt] = true
+		if known, err := tlsOption(d, opt, &e.TLSCA, &e.TLSCert, &e.TLSKey); known {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		var err error
 		switch opt {
-		case "tls_ca":
-			err = oneArg(d, &e.TLSCA)
-		case "tls_cert":
-			err = oneArg(d, &e.TLSCert)
-		case "tls_key":
-			err = oneArg(d, &e.TLSKey)
 		case "reach":
 			err = oneArg(d, &e.Reach)
 		case "publish_host":
@@ -247,6 +247,17 @@ func (o *Discovery) unmarshalEngine(d *caddyfile.Dispenser) error {
 	}
 	o.Engines = append(o.Engines, e)
 	return nil
+}
+
+// tlsOption parses opt if it is one of a Docker API connection's TLS
+// files (tls_ca, tls_cert, tls_key) into ca, cert or key, and reports
+// whether it was.
+func tlsOption(d *caddyfile.Dispenser, opt string, ca, cert, key *string) (bool, error) {
+	dst, ok := map[string]*string{"tls_ca": ca, "tls_cert": cert, "tls_key": key}[opt]
+	if !ok {
+		return false, nil
+	}
+	return true, oneArg(d, dst)
 }
 
 // oneArg reads the single argument of the current subdirective into dst.
