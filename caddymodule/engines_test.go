@@ -312,3 +312,24 @@ func TestPartialTableBeforeSync(t *testing.T) {
 		t.Errorf("/green-app: served %v, status %d after %v; want 503 after ready_timeout (200ms)", served, rec.Code, took)
 	}
 }
+
+// TestEnginesJSON: the JSON form takes the engines under the keys
+// docs/engines.md gives, with the Caddyfile's defaults.
+func TestEnginesJSON(t *testing.T) {
+	var sr SwarmRoute
+	raw := `{"engines": [{"name": "blue", "docker_host": "unix:///var/run/docker.sock"},
+		{"name": "green", "docker_host": "tcp://green:2376", "tls_ca": "/certs/ca.pem", "tls_cert": "/certs/cert.pem", "tls_key": "/certs/key.pem", "publish_host": "10.0.0.5"}]}`
+	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
+		t.Fatal(err)
+	}
+	if err := sr.Discovery.provision(); err != nil {
+		t.Fatal(err)
+	}
+	want := []EngineConfig{
+		{Name: "blue", DockerHost: "unix:///var/run/docker.sock", Reach: reachNetworks},
+		{Name: "green", DockerHost: "tcp://green:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem", Reach: reachPublished, PublishHost: "10.0.0.5"},
+	}
+	if got := sr.engineConfigs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("engines =\n%+v\nwant\n%+v", got, want)
+	}
+}
