@@ -35,16 +35,22 @@ func TestEnginesCaddyfile(t *testing.T) {
 		}
 	}`
 	var sr SwarmRoute
-	if err := sr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
+	checkEngines(t, &sr, sr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)), []EngineConfig{
+		{Name: "blue", DockerHost: "unix:///var/run/docker.sock", Reach: reachNetworks},
+		{Name: "green", DockerHost: "tcp://green:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem", Reach: reachPublished, PublishHost: "green"},
+		{Name: "red", DockerHost: "tcp://10.0.0.9:2375", Reach: reachPublished, PublishHost: "red.lan"},
+	})
+}
+
+// checkEngines checks that sr, parsed with error err, provisions with
+// the engines want.
+func checkEngines(t *testing.T, sr *SwarmRoute, err error, want []EngineConfig) {
+	t.Helper()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := sr.Discovery.provision(); err != nil {
 		t.Fatal(err)
-	}
-	want := []EngineConfig{
-		{Name: "blue", DockerHost: "unix:///var/run/docker.sock", Reach: reachNetworks},
-		{Name: "green", DockerHost: "tcp://green:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem", Reach: reachPublished, PublishHost: "green"},
-		{Name: "red", DockerHost: "tcp://10.0.0.9:2375", Reach: reachPublished, PublishHost: "red.lan"},
 	}
 	if got := sr.engineConfigs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("engines =\n%+v\nwant\n%+v", got, want)
@@ -319,17 +325,8 @@ func TestEnginesJSON(t *testing.T) {
 	var sr SwarmRoute
 	raw := `{"engines": [{"name": "blue", "docker_host": "unix:///var/run/docker.sock"},
 		{"name": "green", "docker_host": "tcp://green:2376", "tls_ca": "/certs/ca.pem", "tls_cert": "/certs/cert.pem", "tls_key": "/certs/key.pem", "publish_host": "10.0.0.5"}]}`
-	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
-		t.Fatal(err)
-	}
-	if err := sr.Discovery.provision(); err != nil {
-		t.Fatal(err)
-	}
-	want := []EngineConfig{
+	checkEngines(t, &sr, json.Unmarshal([]byte(raw), &sr), []EngineConfig{
 		{Name: "blue", DockerHost: "unix:///var/run/docker.sock", Reach: reachNetworks},
 		{Name: "green", DockerHost: "tcp://green:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem", Reach: reachPublished, PublishHost: "10.0.0.5"},
-	}
-	if got := sr.engineConfigs(); !reflect.DeepEqual(got, want) {
-		t.Errorf("engines =\n%+v\nwant\n%+v", got, want)
-	}
+	})
 }
