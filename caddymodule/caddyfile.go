@@ -130,9 +130,18 @@ func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    api_timeout       <duration>
 //	    poll_only
 //	    containers        on|off
+//	    engine <name> <address> {
+//	        tls_ca       <file>
+//	        tls_cert     <file>
+//	        tls_key      <file>
+//	        reach        networks|published
+//	        publish_host <host>
+//	    }
 //	}
 //
 // Every subdirective is optional; `dynamic swarm` alone uses the defaults.
+// engine, given once per engine (its block is optional), replaces
+// docker_host and tls_*: see docs/engines.md.
 func (o *Discovery) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return o.unmarshalCaddyfileWith(d, nil)
 }
@@ -148,21 +157,21 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 	seen := make(map[string]bool)
 	for d.NextBlock(0) {
 		opt := d.Val()
-		if seen[opt] {
+		if seen[opt] && opt != "engine" {
 			return d.Errf("swarm option '%s' has already been specified", opt)
 		}
 		seen[opt] = true
+		if known, err := tlsOption(d, opt, &o.TLSCA, &o.TLSCert, &o.TLSKey); known {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 
 		var err error
 		switch opt {
 		case "docker_host":
 			err = oneArg(d, &o.DockerHost)
-		case "tls_ca":
-			err = oneArg(d, &o.TLSCA)
-		case "tls_cert":
-			err = oneArg(d, &o.TLSCert)
-		case "tls_key":
-			err = oneArg(d, &o.TLSKey)
 		case "label_prefix":
 			err = oneArg(d, &o.LabelPrefix)
 		case "network":
@@ -182,6 +191,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 			err = noArg(d)
 		case "containers":
 			err = oneArg(d, &o.Containers)
+		case "engine":
+			err = o.unmarshalEngine(d)
 		default:
 			known := false
 			if own != nil {
@@ -196,6 +207,57 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 		}
 	}
 	return nil
+}
+
+// unmarshalEngine parses an engine subdirective: its name, its address
+// and its optional block.
+func (o *Discovery) unmarshalEngine(d *caddyfile.Dispenser) error {
+	var e EngineConfig
+	if !d.Args(&e.Name, &e.DockerHost) {
+		return d.ArgErr()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("engine %s: option '%s' has already been specified", e.Name, opt)
+		}
+		seen[opt] = true
+		if known, err := tlsOption(d, opt, &e.TLSCA, &e.TLSCert, &e.TLSKey); known {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var err error
+		switch opt {
+		case "reach":
+			err = oneArg(d, &e.Reach)
+		case "publish_host":
+			err = oneArg(d, &e.PublishHost)
+		default:
+			return d.Errf("engine %s: unrecognized option '%s'", e.Name, opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	o.Engines = append(o.Engines, e)
+	return nil
+}
+
+// tlsOption parses opt if it is one of a Docker API connection's TLS
+// files (tls_ca, tls_cert, tls_key) into ca, cert or key, and reports
+// whether it was.
+func tlsOption(d *caddyfile.Dispenser, opt string, ca, cert, key *string) (bool, error) {
+	dst, ok := map[string]*string{"tls_ca": ca, "tls_cert": cert, "tls_key": key}[opt]
+	if !ok {
+		return false, nil
+	}
+	return true, oneArg(d, dst)
 }
 
 // oneArg reads the single argument of the current subdirective into dst.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -88,7 +89,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%T: %v", m, err)
 				}
-				if got != tt.want {
+				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("%T: got %+v, want %+v", m, got, tt.want)
 				}
 			}

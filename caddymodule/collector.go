@@ -5,6 +5,7 @@ package caddymodule
 // /metrics.
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"time"
@@ -60,6 +61,15 @@ var (
 		[]string{"reason"}, nil)
 	descJoin = prometheus.NewDesc("faas_gateway_replica_join_seconds",
 		"Time from a task reaching running (by the engine's clock) to its first routed request being possible.", nil, nil)
+	descRouteEngine = prometheus.NewDesc("faas_gateway_route_engine",
+		"1 for the engine a service's route is on (default with one engine): join it on service and route.",
+		[]string{"service", "route", "engine"}, nil)
+	descEngineUp = prometheus.NewDesc("faas_gateway_engine_api_up",
+		"1 if the last call to an engine's Docker API succeeded, else 0.",
+		[]string{"engine"}, nil)
+	descEngineSinceSync = prometheus.NewDesc("faas_gateway_engine_seconds_since_last_sync",
+		"Seconds since the last successful listing of an engine (absent before its first).",
+		[]string{"engine"}, nil)
 )
 
 // collector exports the metrics of the described watcher (see described).
@@ -80,6 +90,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRequests, descDuration, descReplicas, descReplicaRequests, descWeight, descShare, descResyncs, descResyncDuration,
 		descAPIErrors, descEvents, descSinceSync, descAPIUp, descNotRouted, descJoin,
+		descRouteEngine, descEngineUp, descEngineSinceSync,
 	} {
 		ch <- d
 	}
@@ -95,6 +106,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 // collectWatcher sends w's current values.
 func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 	snap := w.Snapshot()
+	engines := w.Engines()
+	only := engineNameOf(engines[0]) // the name of sides marked with none
 	seen := make(map[[2]string]bool)
 	snap.Table.EachSide(func(r *routing.Route, s *routing.Side) {
 		if r.Weighted {
@@ -106,6 +119,7 @@ func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 			return // a route on several hosts is counted once
 		}
 		seen[k] = true
+		ch <- prometheus.MustNewConstMetric(descRouteEngine, prometheus.GaugeValue, 1, s.Service, s.Name, cmp.Or(s.Engine, only))
 		for i, class := range routing.StatusClasses {
 			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.Meter.Requests(i)), s.Service, s.Name, class)
 		}
@@ -117,25 +131,25 @@ func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 		}
 	})
 
-	st := w.Stats()
-	ok, failed := st.Resyncs()
-	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(ok), "success")
-	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(failed), "failure")
-	count, sum, buckets := st.ResyncDurations().Snapshot()
-	ch <- prometheus.MustNewConstHistogram(descResyncDuration, count, sum, buckets)
-	errs, _ := st.ErrorCounts()
+	tot := totalsOf(engines)
+	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(tot.resyncsOK), "success")
+	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(tot.resyncsFailed), "failure")
+	ch <- prometheus.MustNewConstHistogram(descResyncDuration, tot.resyncs.count, tot.resyncs.sum, tot.resyncs.buckets)
 	for _, ep := range endpoints {
-		ch <- prometheus.MustNewConstMetric(descAPIErrors, prometheus.CounterValue, float64(errs[ep]), ep)
+		ch <- prometheus.MustNewConstMetric(descAPIErrors, prometheus.CounterValue, float64(tot.errs[ep]), ep)
 	}
-	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(st.Events()))
-	if last := st.LastSync(); !last.IsZero() {
-		ch <- prometheus.MustNewConstMetric(descSinceSync, prometheus.GaugeValue, time.Since(last).Seconds())
+	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(tot.events))
+	if !tot.lastSync.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descSinceSync, prometheus.GaugeValue, time.Since(tot.lastSync).Seconds())
 	}
-	up := 0.0
-	if st.APIUp() {
-		up = 1
+	ch <- prometheus.MustNewConstMetric(descAPIUp, prometheus.GaugeValue, boolValue(tot.up))
+	for _, e := range engines {
+		name := engineNameOf(e)
+		ch <- prometheus.MustNewConstMetric(descEngineUp, prometheus.GaugeValue, boolValue(e.Stats.APIUp()), name)
+		if last := e.Stats.LastSync(); !last.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descEngineSinceSync, prometheus.GaugeValue, time.Since(last).Seconds(), name)
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(descAPIUp, prometheus.GaugeValue, up)
 	notRouted := make(map[string]int)
 	for _, p := range snap.Report.Problems {
 		notRouted[p.Reason]++
@@ -143,8 +157,72 @@ func collectWatcher(ch chan<- prometheus.Metric, w *discovery.Watcher) {
 	for _, reason := range discovery.NotRoutedReasons {
 		ch <- prometheus.MustNewConstMetric(descNotRouted, prometheus.GaugeValue, float64(notRouted[reason]), reason)
 	}
-	count, sum, buckets = st.Joins().Snapshot()
-	ch <- prometheus.MustNewConstHistogram(descJoin, count, sum, buckets)
+	ch <- prometheus.MustNewConstHistogram(descJoin, tot.joins.count, tot.joins.sum, tot.joins.buckets)
+}
+
+// totals are the discovery counters of every engine summed, for the
+// series without an engine label: with one engine, its own, as they were
+// before there were several.
+type totals struct {
+	resyncsOK, resyncsFailed, events uint64
+	errs                             map[string]uint64 // by endpoint
+	// lastSync is the stalest engine's last sync: zero while one has
+	// never listed.
+	lastSync time.Time
+	up       bool // every engine's API answered its last call
+	resyncs  histogramSum
+	joins    histogramSum
+}
+
+// histogramSum is the sum of histograms of the same buckets.
+type histogramSum struct {
+	count   uint64
+	sum     float64
+	buckets map[float64]uint64
+}
+
+// add adds h's counts.
+func (hs *histogramSum) add(h *routing.Histogram) {
+	count, sum, buckets := h.Snapshot()
+	if hs.buckets == nil {
+		hs.buckets = make(map[float64]uint64, len(buckets))
+	}
+	hs.count += count
+	hs.sum += sum
+	for b, n := range buckets {
+		hs.buckets[b] += n
+	}
+}
+
+// totalsOf sums the engines' counters.
+func totalsOf(engines []discovery.EngineStatus) totals {
+	tot := totals{errs: make(map[string]uint64), up: true}
+	for i, e := range engines {
+		st := e.Stats
+		ok, failed := st.Resyncs()
+		tot.resyncsOK += ok
+		tot.resyncsFailed += failed
+		tot.events += st.Events()
+		errs, _ := st.ErrorCounts()
+		for ep, n := range errs {
+			tot.errs[ep] += n
+		}
+		if last := st.LastSync(); i == 0 || last.IsZero() || (!tot.lastSync.IsZero() && last.Before(tot.lastSync)) {
+			tot.lastSync = last
+		}
+		tot.up = tot.up && st.APIUp()
+		tot.resyncs.add(st.ResyncDurations())
+		tot.joins.add(st.Joins())
+	}
+	return tot
+}
+
+// boolValue is 1 for true, 0 for false.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // registerMetrics registers the collector in the metrics registry of

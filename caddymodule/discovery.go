@@ -16,7 +16,6 @@ import (
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/containersource"
-	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 )
@@ -104,6 +103,12 @@ type Discovery struct {
 	// containers are routed. See docs/containers.md. Default: `on`
 	Containers string `json:"containers,omitempty"`
 
+	// Engines the gateway reads, instead of the one engine of docker_host
+	// and tls_* (which must then be unset): each is watched on its own and
+	// their routes merge into one table. See docs/engines.md. Default:
+	// the one engine of docker_host, named `default`
+	Engines []EngineConfig `json:"engines,omitempty"`
+
 	// watcher is the shared watcher these options attached to. It is set
 	// once, by Provision, and never cleared: requests of an old config may
 	// still be running (retrying, say) after Caddy cleaned it up.
@@ -150,6 +155,7 @@ func (d *Discovery) setDefaults() {
 	if d.Containers == "" {
 		d.Containers = on
 	}
+	d.setEngineDefaults()
 }
 
 // validate checks the options once their defaults are set, and puts the
@@ -177,6 +183,7 @@ func (d *Discovery) validate() error {
 	if (d.TLSCert == "") != (d.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
 	}
+	errs = append(errs, d.validateEngines()...)
 	return errors.Join(errs...)
 }
 
@@ -186,38 +193,40 @@ func (d Discovery) key() string {
 	return "swarm:" + string(b)
 }
 
-// sourceOptions are the swarm source's options of these discovery options.
-func (d Discovery) sourceOptions() swarmsource.Options {
+// sourceOptions are the swarm source's options of these discovery options,
+// for engine e.
+func (d Discovery) sourceOptions(e EngineConfig) swarmsource.Options {
 	return swarmsource.Options{
-		DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey,
+		DockerHost: e.DockerHost, TLSCA: e.TLSCA, TLSCert: e.TLSCert, TLSKey: e.TLSKey, NoEnv: !e.fromEnv,
 		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB, NodeID: d.NodeID,
 		ResyncInterval: time.Duration(d.ResyncInterval), ConvergeInterval: time.Duration(d.ConvergeInterval),
-		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly, PublishHost: e.publishHost(),
 	}
 }
 
 // containerOptions are the container source's options of these discovery
-// options.
-func (d Discovery) containerOptions() containersource.Options {
+// options, for engine e.
+func (d Discovery) containerOptions(e EngineConfig) containersource.Options {
 	return containersource.Options{
-		Conn:        engine.Conn{DockerHost: d.DockerHost, TLSCA: d.TLSCA, TLSCert: d.TLSCert, TLSKey: d.TLSKey},
+		Conn:        e.conn(),
 		LabelPrefix: d.LabelPrefix, Network: d.Network,
 		ResyncInterval: time.Duration(d.ResyncInterval), APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly,
+		PublishHost: e.publishHost(),
 	}
 }
 
-// sources are the sources these options ask for: the swarm's, and the
-// containers' unless they are off.
-func (d Discovery) sources() ([]discovery.Source, error) {
-	swarm, err := swarmsource.New(d.sourceOptions())
+// sources are the sources these options ask for, for engine e: the
+// swarm's, and the containers' unless they are off.
+func (d Discovery) sources(e EngineConfig) ([]discovery.Source, error) {
+	swarm, err := swarmsource.New(d.sourceOptions(e))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine %s: %w", e.Name, err)
 	}
 	srcs := []discovery.Source{swarm}
 	if d.Containers != off {
-		cs, err := containersource.New(d.containerOptions())
+		cs, err := containersource.New(d.containerOptions(e))
 		if err != nil {
-			return nil, errors.Join(err, swarm.Close())
+			return nil, errors.Join(fmt.Errorf("engine %s: %w", e.Name, err), swarm.Close())
 		}
 		srcs = append(srcs, cs)
 	}
@@ -239,13 +248,22 @@ func (d *Discovery) Provision(caddy.Context) error {
 		return err
 	}
 	val, _, err := watchers.LoadOrNew(d.key(), func() (caddy.Destructor, error) {
-		srcs, err := d.sources()
-		if err != nil {
-			return nil, err
+		var engines []discovery.EngineSources
+		for _, e := range d.engineConfigs() {
+			srcs, err := d.sources(e)
+			if err != nil {
+				for _, es := range engines {
+					for _, src := range es.Sources {
+						_ = src.Close()
+					}
+				}
+				return nil, err
+			}
+			engines = append(engines, discovery.EngineSources{Name: e.Name, Sources: srcs})
 		}
 		// The watcher outlives this config: it is kept across reloads and
 		// stopped by Destruct when its last user is cleaned up.
-		w := discovery.NewMany(srcs, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
+		w := discovery.NewEngines(engines, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
 		w.Start()
 		return w, nil
 	})

@@ -24,7 +24,8 @@
 //
 // What they share: discovery.go (the discovery options every module
 // embeds, their defaults and checks, and the watchers shared between
-// modules and across reloads), caddyfile.go (every module's Caddyfile
+// modules and across reloads), engines.go (the engines option: several
+// Docker engines, and how each is reached), caddyfile.go (every module's Caddyfile
 // syntax), collector.go (the Prometheus metrics), views.go (the JSON of
 // the routes API and the status page) and respond.go (the answers the
 // modules write themselves).

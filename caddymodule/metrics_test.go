@@ -274,7 +274,7 @@ func TestRoutesView(t *testing.T) {
 		{
 			name:  "two replicas",
 			addrs: []string{"10.0.1.11", "10.0.1.10"},
-			wantRoutes: []routeView{{Prefix: "/s", Service: "s", Strip: true, Requests: zeroClasses(), Replicas: []replicaView{
+			wantRoutes: []routeView{{Engine: defaultEngineName, Prefix: "/s", Service: "s", Strip: true, Requests: zeroClasses(), Replicas: []replicaView{
 				{Task: "s.2", TaskID: "s-10.0.1.10", Address: "10.0.1.10:8080"},
 				{Task: "s.1", TaskID: "s-10.0.1.11", Address: "10.0.1.11:8080"},
 			}}},
@@ -289,10 +289,10 @@ func TestRoutesView(t *testing.T) {
 				fake.Service("dup", fake.Enabled("faas.path", "/s"), fake.ServiceCreated(time.Hour)),
 			},
 			wantRoutes: []routeView{
-				{Prefix: "/s", Service: "s", Strip: true, Requests: zeroClasses(), Replicas: []replicaView{
+				{Engine: defaultEngineName, Prefix: "/s", Service: "s", Strip: true, Requests: zeroClasses(), Replicas: []replicaView{
 					{Task: "s.1", TaskID: "s-10.0.1.10", Address: "10.0.1.10:8080"},
 				}},
-				{Host: "web.test", Prefix: "/", Service: "web", Requests: zeroClasses(), Replicas: []replicaView{}},
+				{Engine: defaultEngineName, Host: "web.test", Prefix: "/", Service: "web", Requests: zeroClasses(), Replicas: []replicaView{}},
 			},
 			wantNotRouted: []string{"badport/: labels", "dup/: claimed"},
 		},

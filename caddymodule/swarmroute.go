@@ -76,8 +76,9 @@ type SwarmRoute struct {
 	Discovery
 
 	// How long a request that arrives before the first full listing of
-	// the swarm waits for it. A request still waiting then gets a 503
-	// with Retry-After, never a 404. Default: 5s
+	// every engine, and that no route listed so far claims, waits for it.
+	// A request still waiting then gets a 503 with Retry-After, never a
+	// 404. Default: 5s
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
 
 	// The policies that services may choose by label: names of the
@@ -145,19 +146,27 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP routes the request to the service that claims its path.
+// Before every source of every engine has listed once, a request that a
+// route of the table so far claims is served at once, and one that none
+// claims waits for the rest within ready_timeout (then 503, not 404: a
+// source not listed yet may claim it), so that an engine down at start
+// delays only the requests that may be its.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if err := awaitSync(r, sr.watcher, time.Duration(sr.ReadyTimeout)); err != nil {
-		if errors.Is(err, errNotSynced) {
-			return writeUnavailable(w, "503 service unavailable: the gateway has not listed the swarm yet\n")
+	cleaned := routing.CleanPath(r.URL.Path)
+	key := routing.MatchKey(cleaned)
+	rt := sr.watcher.Table().Match(r.Host, key)
+	if rt == nil && !sr.watcher.Synced() {
+		if err := awaitSync(r, sr.watcher, time.Duration(sr.ReadyTimeout)); err != nil {
+			if errors.Is(err, errNotSynced) {
+				return writeUnavailable(w, "503 service unavailable: the gateway has not listed the swarm yet\n")
+			}
+			return caddyhttp.Error(statusClientClosedRequest, err)
 		}
-		return caddyhttp.Error(statusClientClosedRequest, err)
+		rt = sr.watcher.Table().Match(r.Host, key)
 	}
 	if shuttingDown(r) {
 		w.Header().Set("Connection", "close")
 	}
-
-	cleaned := routing.CleanPath(r.URL.Path)
-	rt := sr.watcher.Table().Match(r.Host, routing.MatchKey(cleaned))
 	if rt == nil {
 		return writeText(w, http.StatusNotFound, fmt.Sprintf("404 not found: no service claims the path %q\n", cleaned))
 	}

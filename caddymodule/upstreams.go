@@ -85,7 +85,7 @@ func (su *SwarmUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstrea
 // since a failure often means a replica has just gone.
 func (su *SwarmUpstreams) ResetCache(r *http.Request) error {
 	if side := su.currentSide(r); side != nil {
-		su.watcher.Kick(side.Service)
+		su.watcher.Kick(discovery.ServiceKey(side.Engine, side.Service))
 	}
 	return nil
 }

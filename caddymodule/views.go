@@ -22,7 +22,8 @@ type routesView struct {
 // routeView is one route: a claim of a service on a host and prefix (on
 // a weighted route, one of the sides that share it).
 type routeView struct {
-	Host     string            `json:"host"` // "" for any host
+	Engine   string            `json:"engine"` // the engine of the service: "default" with one (see docs/engines.md)
+	Host     string            `json:"host"`   // "" for any host
 	Prefix   string            `json:"prefix"`
 	Service  string            `json:"service"`
 	Route    string            `json:"route,omitempty"`  // the route's name, "" for the service-level one
@@ -47,6 +48,7 @@ type replicaView struct {
 // notRoutedView is an opted-in service or route that is not routed (or,
 // with reason "caveat", is routed with a warning).
 type notRoutedView struct {
+	Engine  string `json:"engine"`
 	Service string `json:"service"`
 	Route   string `json:"route,omitempty"`
 	Reason  string `json:"reason"`
@@ -55,11 +57,22 @@ type notRoutedView struct {
 
 // statusView is the answer of GET /swarm/status.
 type statusView struct {
+	FirstSyncDone bool         `json:"first_sync_done"`       // every engine listed once
+	LastSync      *time.Time   `json:"last_sync,omitempty"`   // last successful listing (of the first engine)
+	LastChange    *time.Time   `json:"last_change,omitempty"` // last listing that changed the routes (of the first engine)
+	DockerAPI     apiView      `json:"docker_api"`            // the first engine's (the only one, but with engines)
+	Events        uint64       `json:"events"`                // Docker events received (of the first engine)
+	Engines       []engineView `json:"engines"`               // every engine, in their order
+}
+
+// engineView is the discovery state of one engine.
+type engineView struct {
+	Name          string     `json:"name"`
 	FirstSyncDone bool       `json:"first_sync_done"`
-	LastSync      *time.Time `json:"last_sync,omitempty"`   // last successful listing
-	LastChange    *time.Time `json:"last_change,omitempty"` // last listing that changed the routes
+	LastSync      *time.Time `json:"last_sync,omitempty"`
+	LastChange    *time.Time `json:"last_change,omitempty"`
 	DockerAPI     apiView    `json:"docker_api"`
-	Events        uint64     `json:"events"` // Docker events received
+	Events        uint64     `json:"events"`
 }
 
 // apiView is the state of the Docker API as the watcher sees it.
@@ -75,8 +88,9 @@ type apiView struct {
 func routesOf(w *discovery.Watcher) routesView {
 	snap := w.Snapshot()
 	v := routesView{Routes: []routeView{}, NotRouted: []notRoutedView{}}
+	only := engineNameOf(w.Engines()[0]) // the name of sides and problems marked with none
 	snap.Table.EachSide(func(r *routing.Route, s *routing.Side) {
-		rv := routeView{Host: r.Host, Prefix: r.Prefix, Service: s.Service, Route: s.Name, Policy: s.Policy, Strip: s.Strip, Replicas: []replicaView{}}
+		rv := routeView{Engine: cmp.Or(s.Engine, only), Host: r.Host, Prefix: r.Prefix, Service: s.Service, Route: s.Name, Policy: s.Policy, Strip: s.Strip, Replicas: []replicaView{}}
 		if r.Weighted {
 			weight, share := s.Weight, r.Share(s)
 			rv.Weight, rv.Share = &weight, &share
@@ -97,29 +111,43 @@ func routesOf(w *discovery.Watcher) routesView {
 		v.Routes = append(v.Routes, rv)
 	})
 	slices.SortFunc(v.Routes, func(a, b routeView) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Prefix, b.Prefix))
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route), cmp.Compare(a.Engine, b.Engine), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Prefix, b.Prefix))
 	})
 	for k, p := range snap.Report.Problems {
-		v.NotRouted = append(v.NotRouted, notRoutedView{Service: k.Service, Route: k.Route, Reason: p.Reason, Message: p.Message})
+		v.NotRouted = append(v.NotRouted, notRoutedView{Engine: cmp.Or(k.Engine, only), Service: k.Service, Route: k.Route, Reason: p.Reason, Message: p.Message})
 	}
 	slices.SortFunc(v.NotRouted, func(a, b notRoutedView) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route))
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route), cmp.Compare(a.Engine, b.Engine))
 	})
 	return v
 }
 
-// statusOf returns the state of w's discovery.
+// statusOf returns the state of w's discovery: of each engine, and at the
+// top level of the first (the only one, but with engines), as it was
+// before there were several.
 func statusOf(w *discovery.Watcher) statusView {
-	st := w.Stats()
-	errs, lastErr := st.ErrorCounts()
-	return statusView{
-		FirstSyncDone: w.Synced(),
-		LastSync:      timeOrNil(st.LastSync()),
-		LastChange:    timeOrNil(st.LastChange()),
-		DockerAPI:     apiView{Host: w.Engine(), Reachable: st.APIUp(), Errors: errs, LastError: lastErr},
-		Events:        st.Events(),
+	engines := w.Engines()
+	v := statusView{FirstSyncDone: w.Synced(), Engines: make([]engineView, len(engines))}
+	for i, e := range engines {
+		st := e.Stats
+		errs, lastErr := st.ErrorCounts()
+		v.Engines[i] = engineView{
+			Name:          engineNameOf(e),
+			FirstSyncDone: e.Synced,
+			LastSync:      timeOrNil(st.LastSync()),
+			LastChange:    timeOrNil(st.LastChange()),
+			DockerAPI:     apiView{Host: e.Host, Reachable: st.APIUp(), Errors: errs, LastError: lastErr},
+			Events:        st.Events(),
+		}
 	}
+	first := v.Engines[0]
+	v.LastSync, v.LastChange, v.DockerAPI, v.Events = first.LastSync, first.LastChange, first.DockerAPI, first.Events
+	return v
 }
+
+// engineNameOf is the name an engine is shown with: its own, else (a
+// watcher built without names, in tests) "default".
+func engineNameOf(e discovery.EngineStatus) string { return cmp.Or(e.Name, defaultEngineName) }
 
 // timeOrNil is &t, nil for the zero time.
 func timeOrNil(t time.Time) *time.Time {

@@ -89,6 +89,7 @@ func TestServicesAnswer(t *testing.T) {
 				{"Spec.TaskTemplate.Networks", g.Spec.TaskTemplate.Networks, w.Spec.TaskTemplate.Networks},
 				{"Spec.EndpointSpec", g.Spec.EndpointSpec, endpointMode(w.Spec.EndpointSpec)},
 				{"Endpoint.VirtualIPs", g.Endpoint.VirtualIPs, w.Endpoint.VirtualIPs},
+				{"Endpoint.Ports", g.Endpoint.Ports, w.Endpoint.Ports},
 				{"UpdateStatus.State", updateState(g.UpdateStatus), updateState(w.UpdateStatus)},
 				{"ServiceStatus", g.ServiceStatus, w.ServiceStatus},
 				{"Spec.Labels", g.Spec.Labels, routingLabels(w.Spec.Labels, "faas")},
@@ -107,7 +108,6 @@ func TestServicesAnswer(t *testing.T) {
 				{"Spec.TaskTemplate.LogDriver", g.Spec.TaskTemplate.LogDriver == nil},
 				{"Spec.UpdateConfig", g.Spec.UpdateConfig == nil},
 				{"PreviousSpec", g.PreviousSpec == nil},
-				{"Endpoint.Ports", g.Endpoint.Ports == nil},
 				{"Endpoint.Spec", reflect.ValueOf(g.Endpoint.Spec).IsZero()},
 				{"UpdateStatus.Message", g.UpdateStatus == nil || g.UpdateStatus.Message == ""},
 			} {

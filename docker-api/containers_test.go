@@ -37,6 +37,7 @@ func TestContainersAnswer(t *testing.T) {
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{
 			"shop_default": {NetworkID: "n1nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", IPAddress: "10.0.1.5"},
 		}},
+		Ports: []container.Port{{IP: "0.0.0.0", PrivatePort: 8080, PublicPort: 32768, Type: "tcp"}},
 	}
 	if !reflect.DeepEqual(got[0], want) {
 		t.Errorf("the container left as\n%+v\nwant\n%+v", got[0], want)

@@ -61,7 +61,8 @@ const stackNamespaceLabel = "com.docker.stack.namespace"
 // serviceShape is what of a service (GET /services) the gateway reads:
 // its name, creation time (the oldest claim on a path wins), version,
 // routing labels, mode and replica count, networks, endpoint mode and
-// virtual IPs, and whether it converges (update state, task counts).
+// virtual IPs, published ports, and whether it converges (update state,
+// task counts).
 func serviceShape(labelPrefix string) *shape {
 	return object(map[string]*shape{
 		"ID":        scalar,
@@ -89,6 +90,9 @@ func serviceShape(labelPrefix string) *shape {
 		}),
 		"Endpoint": object(map[string]*shape{
 			"VirtualIPs": arrayOf(scalars("NetworkID", "Addr")),
+			// The published ports: how the services of an engine that
+			// is not the gateway's own are reached (docs/engines.md).
+			"Ports": arrayOf(scalars("Protocol", "TargetPort", "PublishedPort", "PublishMode")),
 		}),
 		"UpdateStatus":  scalars("State"),
 		"ServiceStatus": scalars("RunningTasks", "DesiredTasks", "CompletedTasks"),
@@ -138,9 +142,10 @@ const (
 
 // containerShape is what of a container (GET /containers/json) the
 // gateway reads: its ID, name, creation time (the oldest claim wins),
-// state and status (running, health), routing and compose labels, and its
-// addresses by network. Not its image, command, ports, mounts or any
-// other label.
+// state and status (running, health), routing and compose labels, its
+// addresses by network, and its published ports (how the containers of an
+// engine that is not the gateway's own are reached). Not its image,
+// command, mounts or any other label.
 func containerShape(labelPrefix string) *shape {
 	return object(map[string]*shape{
 		"Id":      scalar,
@@ -154,6 +159,7 @@ func containerShape(labelPrefix string) *shape {
 		"NetworkSettings": object(map[string]*shape{
 			"Networks": mapOf(scalars("NetworkID", "IPAddress")),
 		}),
+		"Ports": arrayOf(scalars("IP", "PrivatePort", "PublicPort", "Type")),
 	})
 }
 

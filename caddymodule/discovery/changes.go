@@ -56,6 +56,9 @@ func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
 	for k, p := range next.Report.Problems {
 		if prev.Report.Problems[k].Message != p.Message {
 			fields := []zap.Field{zap.String("service", k.Service)}
+			if k.Engine != "" {
+				fields = append(fields, zap.String("engine", k.Engine))
+			}
 			if k.Route != "" {
 				fields = append(fields, zap.String("route", k.Route))
 			}
@@ -67,7 +70,10 @@ func logChanges(l *zap.Logger, prev, next *Snapshot) (changed bool) {
 
 // LogFields are the log fields naming a side of a route, then extra.
 func LogFields(r *routing.Route, s *routing.Side, extra ...zap.Field) []zap.Field {
-	f := make([]zap.Field, 0, 6+len(extra))
+	f := make([]zap.Field, 0, 7+len(extra))
+	if s.Engine != "" {
+		f = append(f, zap.String("engine", s.Engine))
+	}
 	if r.Host != "" {
 		f = append(f, zap.String("host", r.Host))
 	}

@@ -51,12 +51,26 @@ func claimOf(r *routing.Route) string {
 	return "prefix " + r.Prefix + " on host " + r.Host
 }
 
-// describe names the owner of a claim: its service, and its route if named.
+// describe names the owner of a claim: its service, its route if named,
+// and its engine if it has one.
 func describe(s routing.Side) string {
-	if s.Name == "" {
-		return "older service " + s.Service
+	d := "older service " + s.Service
+	if s.Name != "" {
+		d = fmt.Sprintf("route %s of older service %s", s.Name, s.Service)
 	}
-	return fmt.Sprintf("route %s of older service %s", s.Name, s.Service)
+	if s.Engine != "" {
+		d += " of engine " + s.Engine
+	}
+	return d
+}
+
+// onEngine starts the message of what an engine's service lost: "engine
+// green: ", or "" for no engine.
+func onEngine(engine string) string {
+	if engine == "" {
+		return ""
+	}
+	return "engine " + engine + ": "
 }
 
 // ReplicaAddrs returns the dial addresses of reps, in their order.

@@ -7,8 +7,10 @@
 // A Source (the swarm's is swarmsource, the standalone containers'
 // containersource) lists one engine, follows its events and hands every
 // listing's table to its watcher through a Feed; a watcher of several
-// sources merges their last tables into one, settling their claims as
-// one source settles its own (the oldest wins). The watcher attaches the
+// sources, of one engine or of several (NewEngines: each engine with its
+// own counters and API state), merges their last tables into one,
+// settling their claims as one source settles its own (the oldest wins).
+// The watcher attaches the
 // per-route meters, swaps the snapshot in atomically and logs what
 // changed. Requests only ever read the snapshot.
 //

@@ -30,7 +30,7 @@ func newKickSet() kickSet {
 	}
 }
 
-// Kick asks the source of the named service for a re-list of the named service's replicas,
+// Kick asks the source of the named service (by ServiceKey) for a re-list of its replicas,
 // without waiting for it. It does nothing for a service the source
 // already re-lists because it converges, for one scaled to zero (a failure
 // there says nothing new), and for one asked about less than

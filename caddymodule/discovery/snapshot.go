@@ -21,7 +21,8 @@ var emptySnapshot = &Snapshot{Table: routing.Empty, Report: NewReport()}
 
 // Report is what building a table found out besides the table.
 type Report struct {
-	// Services are the opted-in services, routed or not, by name.
+	// Services are the opted-in services, routed or not, by name (by
+	// ServiceKey in a watcher of several engines).
 	Services map[string]ServiceStatus
 	// Problems says why a service, or one of its routes, is not routed
 	// (or is routed with a caveat). The watcher logs each once when it
@@ -51,6 +52,8 @@ func (r Report) Converging() bool {
 
 // ProblemKey names what a problem is about: a service, or one route of it.
 type ProblemKey struct {
+	// Engine names the engine of the service, with several; "" with one.
+	Engine  string
 	Service string
 	Route   string // "" for the service as a whole
 }

@@ -26,20 +26,22 @@ type Options struct {
 }
 
 // Watcher keeps a route table current from its sources (the swarm's and
-// the containers' of one engine, say), and owns what it publishes: one
-// snapshot per publish (table and report together, the sources' merged),
-// one readiness signal, discovery's counters and the Docker API's state.
-// Requests only read the snapshot through an atomic pointer: no request
-// ever waits on Docker.
+// the containers' of one engine, or of several engines), and owns what it
+// publishes: one snapshot per publish (table and report together, the
+// sources' merged), one readiness signal, and each engine's discovery
+// counters and Docker API state. Requests only read the snapshot through
+// an atomic pointer: no request ever waits on Docker. Each source runs on
+// its own: an engine that does not answer holds no lock and delays no
+// other engine's publishes.
 type Watcher struct {
 	sources []Source
 	now     func() time.Time
 	log     func() *zap.Logger
 
-	snap  atomic.Pointer[Snapshot]
-	ready chan struct{} // closed once every source has listed once
-	stats *Stats
-	kicks []kickSet // by source
+	snap    atomic.Pointer[Snapshot]
+	ready   chan struct{} // closed once every source has listed once
+	engines []engineState
+	kicks   []kickSet // by source
 
 	// mu orders the sources' publishes; what follows is the publishing
 	// goroutine's, under mu.
@@ -56,14 +58,37 @@ type Watcher struct {
 type part struct {
 	snap   atomic.Pointer[Snapshot] // read by its source without mu
 	synced bool                     // it has listed in full, or turned itself off
+	engine int                      // the index of the source's engine
+}
+
+// engineState is what a watcher keeps of one engine.
+type engineState struct {
+	name  string
+	stats *Stats
+	first int // the index of its first source
+}
+
+// EngineSources are the sources of one Docker engine, and its name.
+type EngineSources struct {
+	// Name names the engine in routes, reports and logs; "" for the one
+	// engine of a watcher that reads one.
+	Name    string
+	Sources []Source
 }
 
 // New returns a watcher of src. Start runs it.
 func New(src Source, opts Options) *Watcher { return NewMany([]Source{src}, opts) }
 
-// NewMany returns a watcher of several sources whose tables it merges
-// (see Feed.Publish). Start runs it.
+// NewMany returns a watcher of several sources of one engine whose tables
+// it merges (see Feed.Publish). Start runs it.
 func NewMany(sources []Source, opts Options) *Watcher {
+	return NewEngines([]EngineSources{{Sources: sources}}, opts)
+}
+
+// NewEngines returns a watcher of the sources of several engines, each
+// with its own counters and API state, whose tables it merges into one
+// (see merge). Start runs it.
+func NewEngines(engines []EngineSources, opts Options) *Watcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -72,18 +97,26 @@ func NewMany(sources []Source, opts Options) *Watcher {
 		opts.Log = func() *zap.Logger { return nop }
 	}
 	w := &Watcher{
-		sources: sources,
-		now:     opts.Now,
-		log:     opts.Log,
-		ready:   make(chan struct{}),
-		done:    make(chan struct{}),
-		stats:   newStats(),
-		kicks:   make([]kickSet, len(sources)),
-		parts:   make([]part, len(sources)),
+		now:   opts.Now,
+		log:   opts.Log,
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
 	}
-	for i := range sources {
-		w.kicks[i] = newKickSet()
+	for _, es := range engines {
+		w.engines = append(w.engines, engineState{name: es.Name, stats: newStats(), first: len(w.sources)})
+		w.sources = append(w.sources, es.Sources...)
+		for range es.Sources {
+			w.kicks = append(w.kicks, newKickSet())
+		}
+	}
+	w.parts = make([]part, len(w.sources))
+	for i := range w.parts {
 		w.parts[i].snap.Store(emptySnapshot)
+	}
+	for e, es := range w.engines {
+		for i := es.first; i < es.first+len(engines[e].Sources); i++ {
+			w.parts[i].engine = e
+		}
 	}
 	w.snap.Store(emptySnapshot)
 	return w
@@ -150,11 +183,39 @@ func (w *Watcher) Synced() bool {
 	}
 }
 
-// Stats returns the counters of the watcher's discovery.
-func (w *Watcher) Stats() *Stats { return w.stats }
+// Stats returns the counters of the watcher's first engine (its only
+// one, but for a watcher of several engines: see Engines).
+func (w *Watcher) Stats() *Stats { return w.engines[0].stats }
 
-// Engine names the engine the watcher's sources read.
-func (w *Watcher) Engine() string { return w.sources[0].Engine() }
+// Engine names the Docker API of the watcher's first engine.
+func (w *Watcher) Engine() string { return w.sources[w.engines[0].first].Engine() }
+
+// EngineStatus is what a watcher tells of one of its engines.
+type EngineStatus struct {
+	Name  string // "" for the one engine of a watcher that reads one
+	Host  string // its Docker API
+	Stats *Stats
+	// Synced is true once every source of the engine has listed once.
+	Synced bool
+}
+
+// Engines returns the state of each engine, in their order.
+func (w *Watcher) Engines() []EngineStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]EngineStatus, len(w.engines))
+	for i, e := range w.engines {
+		out[i] = EngineStatus{Name: e.name, Host: w.sources[e.first].Engine(), Stats: e.stats, Synced: true}
+	}
+	for i := range w.parts {
+		p := &w.parts[i]
+		out[p.engine].Synced = out[p.engine].Synced && p.synced
+	}
+	return out
+}
+
+// engineOf is the engine state of the source of index i.
+func (w *Watcher) engineOf(i int) *engineState { return &w.engines[w.parts[i].engine] }
 
 // Feed is what a source publishes through, and reads its watcher's
 // shared state with. Only the source's Run goroutine uses it.
@@ -170,11 +231,17 @@ func NewFeed(w *Watcher) *Feed { return &Feed{w: w} }
 // Now is the watcher's clock.
 func (f *Feed) Now() time.Time { return f.w.now() }
 
-// Log returns the logger to use now.
-func (f *Feed) Log() *zap.Logger { return f.w.log() }
+// Log returns the logger to use now, naming the source's engine when the
+// watcher reads several.
+func (f *Feed) Log() *zap.Logger {
+	if name := f.w.engineName(f.i); name != "" {
+		return f.w.log().With(zap.String("engine", name))
+	}
+	return f.w.log()
+}
 
-// Stats returns the counters the source adds to.
-func (f *Feed) Stats() *Stats { return f.w.stats }
+// Stats returns the counters the source adds to: its engine's.
+func (f *Feed) Stats() *Stats { return f.w.engineOf(f.i).stats }
 
 // Last returns what the source published last.
 func (f *Feed) Last() *Snapshot { return f.w.parts[f.i].snap.Load() }
@@ -210,16 +277,17 @@ func (f *Feed) Publish(t *routing.Table, rep Report, full bool) {
 		t, rep = w.merge()
 	}
 	now := w.now()
+	e := w.engineOf(f.i)
 	w.meters.Attach(t, func(r routing.Replica) {
 		if !r.Running.IsZero() {
-			w.stats.joins.Observe(max(0, now.Sub(r.Running)))
+			e.stats.joins.Observe(max(0, now.Sub(r.Running)))
 		}
 	})
 	next := &Snapshot{Table: t, Report: rep}
 	prev := w.snap.Swap(next)
 	changed := logChanges(w.log(), prev, next)
-	if w.stats.published(now, changed) {
-		w.log().Info("docker api reachable again", zap.String("docker_host", w.Engine()))
+	if e.stats.published(now, changed) {
+		w.log().Info("docker api reachable again", f.engineFields()...)
 	}
 	if !w.Synced() && w.allSynced() {
 		close(w.ready)
@@ -245,10 +313,20 @@ func (f *Feed) Off() { f.Publish(routing.NewTable(), NewReport(), true) }
 // API answers again.
 func (f *Feed) Failed(err error) {
 	w := f.w
-	if w.stats.failed() {
-		w.log().Debug("docker api still unreachable", zap.Error(err))
+	if w.engineOf(f.i).stats.failed() {
+		w.log().Debug("docker api still unreachable", append(f.engineFields(), zap.Error(err))...)
 		return
 	}
 	w.log().Warn("docker api unreachable; serving the last known routes and retrying",
-		zap.String("docker_host", w.Engine()), zap.Error(err))
+		append(f.engineFields(), zap.Error(err))...)
+}
+
+// engineFields are the log fields naming the source's engine: its name,
+// if it has one, and its Docker API.
+func (f *Feed) engineFields() []zap.Field {
+	fields := []zap.Field{zap.String("docker_host", f.w.sources[f.i].Engine())}
+	if name := f.w.engineOf(f.i).name; name != "" {
+		fields = append(fields, zap.String("engine", name))
+	}
+	return fields
 }

@@ -19,8 +19,8 @@ var DurationBuckets = prometheus.DefBuckets
 var StatusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // sideKey names what the per-route counters count: a service's route (""
-// for its service-level route), on all the hosts it claims.
-type sideKey struct{ Service, Route string }
+// for its service-level route), on all the hosts it claims, of its engine.
+type sideKey struct{ Engine, Service, Route string }
 
 // sideStats are a side's request counts.
 type sideStats struct {
@@ -30,7 +30,7 @@ type sideStats struct {
 
 // replicaKey names a replica of a side: a task (or a virtual IP) at an
 // address.
-type replicaKey struct{ Service, Route, TaskID, Addr string }
+type replicaKey struct{ Engine, Service, Route, TaskID, Addr string }
 
 // replicaStats counts the requests a replica of a side served.
 type replicaStats struct{ served atomic.Uint64 }
@@ -98,7 +98,7 @@ func (m *Meters) Attach(t *Table, joined func(Replica)) {
 	replicas := make(map[replicaKey]*replicaStats, len(m.replicas))
 	tasks := make(map[string]bool, len(m.tasks))
 	t.EachSide(func(_ *Route, s *Side) {
-		k := sideKey{s.Service, s.Name}
+		k := sideKey{s.Engine, s.Service, s.Name}
 		ss := sides[k]
 		if ss == nil {
 			if ss = m.sides[k]; ss == nil {
@@ -108,7 +108,7 @@ func (m *Meters) Attach(t *Table, joined func(Replica)) {
 		}
 		meter := &Meter{stats: ss, replicas: make(map[string]*replicaStats, len(s.Replicas))}
 		for _, rep := range s.Replicas {
-			rk := replicaKey{s.Service, s.Name, rep.TaskID, rep.Addr}
+			rk := replicaKey{s.Engine, s.Service, s.Name, rep.TaskID, rep.Addr}
 			st := replicas[rk]
 			if st == nil {
 				if st = m.replicas[rk]; st == nil {

@@ -32,6 +32,9 @@ type Route struct {
 // Side is one service's route within a Route: the service, the route's
 // name within it, how its requests are prepared, and its replicas.
 type Side struct {
+	// Engine names the Docker engine the service is on, in a gateway that
+	// reads several; "" with one.
+	Engine  string
 	Service string // service name
 	Name    string // the route's name within its service, "" for the service-level route
 	Strip   bool

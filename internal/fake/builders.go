@@ -173,3 +173,20 @@ func ContainerOn(name, id, addr string) ContainerOpt {
 		c.NetworkSettings.Networks[name] = &network.EndpointSettings{NetworkID: id, IPAddress: addr}
 	}
 }
+
+// ContainerPublishes publishes the container's TCP port private on port
+// public of its engine's host, on address ip ("0.0.0.0" for all).
+func ContainerPublishes(ip string, private, public uint16) ContainerOpt {
+	return func(c *container.Summary) {
+		c.Ports = append(c.Ports, container.Port{IP: ip, PrivatePort: private, PublicPort: public, Type: "tcp"})
+	}
+}
+
+// ServicePublishes publishes the service's TCP port target on port
+// published of the swarm's nodes, in mode (ingress or host), as its
+// endpoint reports it.
+func ServicePublishes(target, published uint32, mode swarm.PortConfigPublishMode) ServiceOpt {
+	return func(s *swarm.Service) {
+		s.Endpoint.Ports = append(s.Endpoint.Ports, swarm.PortConfig{Protocol: swarm.PortConfigProtocolTCP, TargetPort: target, PublishedPort: published, PublishMode: mode})
+	}
+}

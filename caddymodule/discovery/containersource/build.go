@@ -6,8 +6,11 @@ package containersource
 
 import (
 	"cmp"
+	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,8 +168,14 @@ func (b *groupBuild) add(c *container.Summary) {
 	if cfg.LB != labels.LBTasks {
 		problem("", discovery.ReasonCaveat, "lb "+cfg.LB+" is for swarm services: each container is one upstream")
 	}
-	var addr netip.Addr
-	if serving(c, b.st.Leaving) {
+	serves := serving(c, b.st.Leaving)
+	// dial is the address of the container's port, "" when it serves
+	// none.
+	dial := func(port uint16) string { return "" }
+	switch {
+	case serves && b.opts.PublishHost != "":
+		dial = func(port uint16) string { return published(c, b.opts.PublishHost, port) }
+	case serves:
 		a, caveat, err := b.nets.address(c, b.g.namespace, cfg.Network, b.opts.Network)
 		if err != nil {
 			// Not routed, and no claim either: its routes are not its
@@ -177,19 +186,41 @@ func (b *groupBuild) add(c *container.Summary) {
 		if caveat != "" {
 			problem("", discovery.ReasonCaveat, caveat)
 		}
-		addr = a
+		dial = func(port uint16) string { return netip.AddrPortFrom(a, port).String() }
 	}
 	for _, rc := range cfg.Routes {
+		addr := dial(rc.Port)
+		if serves && addr == "" {
+			// Not published: not routed, and no claim.
+			problem(rc.Name, discovery.ReasonNetwork, discovery.NotRouted(rc.Name)+fmt.Sprintf(
+				"container %s publishes no port for its port %d, and its engine is reached at %s on published ports only (publish it: docker run -p %d, compose ports: [\"%d\"])",
+				containerName(c), rc.Port, b.opts.PublishHost, rc.Port, rc.Port))
+			continue
+		}
 		p := b.route(rc)
-		if addr.IsValid() {
+		if addr != "" {
 			p.replicas = append(p.replicas, routing.Replica{
-				Addr:    netip.AddrPortFrom(addr, rc.Port).String(),
+				Addr:    addr,
 				TaskID:  c.ID,
 				Task:    containerName(c),
 				Running: b.st.Started[c.ID],
 			})
 		}
 	}
+}
+
+// published returns the address at host of the port the container
+// publishes for its port (TCP, not on a loopback address only), "" if it
+// publishes none.
+func published(c *container.Summary, host string, port uint16) string {
+	for _, p := range c.Ports {
+		ip, err := netip.ParseAddr(p.IP)
+		loopback := err == nil && ip.IsLoopback()
+		if p.PrivatePort == port && p.PublicPort != 0 && (p.Type == "" || p.Type == "tcp") && !loopback {
+			return net.JoinHostPort(host, strconv.Itoa(int(p.PublicPort)))
+		}
+	}
+	return ""
 }
 
 // route returns the group's pending route that rc declares (the same

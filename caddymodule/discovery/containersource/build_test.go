@@ -40,6 +40,7 @@ func TestBuildTable(t *testing.T) {
 		leaving      []string
 		local        []netip.Addr
 		network      string              // the module's network option
+		publishHost  string              // the engine's publish host: not the gateway's own
 		want         map[string][]string // host+prefix -> upstreams
 		wantProblems map[string]string   // group, or group/route -> substring
 	}{
@@ -153,6 +154,37 @@ func TestBuildTable(t *testing.T) {
 			want:         map[string][]string{"/w": {"10.0.1.11:8080"}},
 			wantProblems: map[string]string{"w": "lb vip is for swarm services"},
 		},
+		{
+			name: "another engine: its published port at its publish host, never its address on a network the gateway's subnet overlaps",
+			containers: []container.Summary{
+				fake.Container("c1", "w", "10.0.1.11", 0, fake.ContainerPublishes("0.0.0.0", 8080, 32768)),
+				fake.Container("c2", "v6", "10.0.1.12", 0, fake.ContainerPublishes("::", 8080, 32769)),
+			},
+			publishHost: "192.0.2.10",
+			want:        map[string][]string{"/w": {"192.0.2.10:32768"}, "/v6": {"192.0.2.10:32769"}},
+		},
+		{
+			name: "another engine, the port not published (or on loopback only, or another port): not routed, told what to publish",
+			containers: []container.Summary{
+				fake.Container("c1", "w", "10.0.1.11", 0),
+				fake.Container("c2", "lo", "10.0.1.12", 0, fake.ContainerPublishes("127.0.0.1", 8080, 32768)),
+				fake.Container("c3", "other", "10.0.1.13", 0, fake.ContainerPublishes("0.0.0.0", 9090, 32770)),
+			},
+			publishHost: "green.example",
+			want:        map[string][]string{},
+			wantProblems: map[string]string{
+				"w":     "container w publishes no port for its port 8080, and its engine is reached at green.example on published ports only (publish it: docker run -p 8080",
+				"lo":    "container lo publishes no port for its port 8080",
+				"other": "container other publishes no port for its port 8080",
+			},
+		},
+		{
+			name:        "another engine, a leaving container: its claim stays, with no upstream and no warning",
+			containers:  []container.Summary{fake.Container("c1", "w", "10.0.1.11", 0)},
+			leaving:     []string{"c1"},
+			publishHost: "green.example",
+			want:        map[string][]string{"/w": {}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +197,7 @@ func TestBuildTable(t *testing.T) {
 				leaving[id] = true
 			}
 			opts := testOpts()
-			opts.Network = tt.network
+			opts.Network, opts.PublishHost = tt.network, tt.publishHost
 			tbl, rep := Build(State{Containers: tt.containers, Leaving: leaving, Networks: testNets, LocalAddrs: local}, opts)
 			got := routes(tbl)
 			if len(got) != len(tt.want) {

@@ -40,6 +40,10 @@ type Options struct {
 	ResyncInterval, APITimeout time.Duration
 	// PollOnly turns the event stream off.
 	PollOnly bool
+	// PublishHost, when set, says that the engine is not the gateway's
+	// own: its containers are reached at this host, on the ports they
+	// publish, not on the engine's networks.
+	PublishHost string
 }
 
 // Source is the container source. It is driven by the engine's container

@@ -21,6 +21,10 @@ import (
 // environment, as for the docker CLI.
 type Conn struct {
 	DockerHost, TLSCA, TLSCert, TLSKey string
+	// NoEnv ignores the environment: an engine of several has its own
+	// address and TLS files, and DOCKER_CERT_PATH is no more its than
+	// another's.
+	NoEnv bool
 }
 
 // TLS reports whether a client of c speaks TLS: when c names
@@ -32,13 +36,16 @@ func (c Conn) TLS() bool {
 
 // NewClient connects the way the docker CLI does: DOCKER_HOST,
 // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from the environment, overridden
-// by c's fields when they are set. The API version is negotiated with the
+// by c's fields when they are set (or c's fields alone, with NoEnv). The API version is negotiated with the
 // engine, never pinned, so both old engines (API 1.41) and current ones
 // (which refuse anything below 1.44) work. The client negotiates on its
 // first call and is not safe for concurrent calls until then, so a source
 // opens its event stream only after a listing has succeeded.
 func NewClient(c Conn) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	if !c.NoEnv {
+		opts = append(opts, client.FromEnv)
+	}
 	if c.DockerHost != "" {
 		opts = append(opts, client.WithHost(c.DockerHost))
 	}

@@ -38,3 +38,22 @@ func TestIndexNetworks(t *testing.T) {
 		}
 	}
 }
+
+// TestNoEnv: the environment's TLS settings apply to a connection that
+// takes them (the one engine of the top-level options), and not to one
+// with NoEnv (an engine of several, which has its own).
+func TestNoEnv(t *testing.T) {
+	t.Setenv("DOCKER_TLS_VERIFY", "1")
+	t.Setenv("DOCKER_CERT_PATH", t.TempDir()) // no certificate in it
+	if _, err := NewClient(Conn{DockerHost: "unix:///var/run/docker.sock"}); err == nil {
+		t.Error("the environment's missing certificates were not used")
+	}
+	cli, err := NewClient(Conn{DockerHost: "unix:///var/run/docker.sock", NoEnv: true})
+	if err != nil {
+		t.Fatalf("with NoEnv: %v", err)
+	}
+	if h := cli.DaemonHost(); h != "unix:///var/run/docker.sock" {
+		t.Errorf("host %q", h)
+	}
+	_ = cli.Close()
+}

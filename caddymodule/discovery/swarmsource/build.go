@@ -8,8 +8,10 @@ package swarmsource
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -69,7 +71,10 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonCaveat, d.Err.Error())
 		}
 
-		netID, caveat, err := nets.choose(svc, cfg.Network, opts.Network)
+		var netID, caveat string
+		if opts.PublishHost == "" {
+			netID, caveat, err = nets.choose(svc, cfg.Network, opts.Network)
+		}
 		if err != nil {
 			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonNetwork, "service not routed: "+err.Error())
 			continue
@@ -77,14 +82,21 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		if caveat != "" {
 			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonCaveat, caveat)
 		}
-		if cfg.LB == labels.LBLocal && opts.NodeID == "" {
+		if cfg.LB == labels.LBLocal && opts.NodeID == "" && opts.PublishHost == "" {
 			rep.Add(discovery.ProblemKey{Service: name}, discovery.ReasonCaveat,
 				"lb local: the gateway does not know its node (set NODE_ID in its environment, or the node_id option), so every replica is used")
 		}
 		for _, rc := range cfg.Routes {
-			reps, err := replicas(svc, cfg.LB, tasks, netID, rc.Port)
+			var reps []routing.Replica
+			reason := discovery.ReasonUpstreams
+			if opts.PublishHost != "" {
+				reps, err = publishedReplicas(svc, tasks, opts.PublishHost, rc.Port)
+				reason = discovery.ReasonNetwork
+			} else {
+				reps, err = replicas(svc, cfg.LB, tasks, netID, rc.Port)
+			}
 			if err != nil {
-				rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonUpstreams, discovery.NotRouted(rc.Name)+err.Error())
+				rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, reason, discovery.NotRouted(rc.Name)+err.Error())
 				continue
 			}
 			ups := discovery.ReplicaAddrs(reps)
@@ -118,6 +130,31 @@ func replicas(svc *swarm.Service, lb string, tasks []*swarm.Task, netID string, 
 		return nil, err
 	}
 	return []routing.Replica{{Addr: netip.AddrPortFrom(vip, port).String(), Task: svc.Spec.Name + " (vip)"}}, nil
+}
+
+// publishedReplicas returns what serves a route of a service of an engine
+// that is not the gateway's own: the port the service publishes for its
+// port (either mode: ingress, through the swarm's routing mesh; host, on
+// the task of the engine's node), at host, as one upstream while a task
+// runs; none while none does.
+func publishedReplicas(svc *swarm.Service, tasks []*swarm.Task, host string, port uint16) ([]routing.Replica, error) {
+	var pub uint32
+	for _, p := range svc.Endpoint.Ports {
+		if p.TargetPort == uint32(port) && p.PublishedPort != 0 && (p.Protocol == "" || p.Protocol == swarm.PortConfigProtocolTCP) {
+			pub = p.PublishedPort
+			break
+		}
+	}
+	if pub == 0 {
+		return nil, fmt.Errorf("the service publishes no port for its port %d, and its engine is reached at %s on published ports only (publish it: docker service update --publish-add %d)", port, host, port)
+	}
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+			addr := net.JoinHostPort(host, strconv.FormatUint(uint64(pub), 10))
+			return []routing.Replica{{Addr: addr, Task: svc.Spec.Name + " (published)", Running: t.Status.Timestamp}}, nil
+		}
+	}
+	return nil, nil
 }
 
 // taskReplicas returns the tasks, with their dial addresses on network

@@ -30,6 +30,8 @@ type Options struct {
 	// DockerHost, TLSCA, TLSCert and TLSKey say how to reach the Docker
 	// API; empty ones come from the environment, as for the docker CLI.
 	DockerHost, TLSCA, TLSCert, TLSKey string
+	// NoEnv ignores the environment's DOCKER_* variables (see engine.Conn).
+	NoEnv bool
 	// LabelPrefix is the prefix of the labels read ("faas").
 	LabelPrefix string
 	// Network is the preferred network to reach services on, "" for none.
@@ -49,6 +51,10 @@ type Options struct {
 	// ScaleLog, if set, logs what the scale calls checked in-process (on
 	// a Docker socket) write and refuse.
 	ScaleLog *zap.Logger
+	// PublishHost, when set, says that the engine is not the gateway's
+	// own: its services are reached at this host, on the ports they
+	// publish, not on the swarm's networks.
+	PublishHost string
 }
 
 // Source is the swarm source: it routes to the tasks of the swarm services
@@ -90,7 +96,7 @@ func newDockerClient(o Options) (dockerAPI, error) {
 
 // conn is how to reach the engine.
 func (o Options) conn() engine.Conn {
-	return engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey}
+	return engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey, NoEnv: o.NoEnv}
 }
 
 // Run lists the swarm and follows it until ctx ends.
