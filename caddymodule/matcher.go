@@ -79,12 +79,12 @@ func (m *MatchSwarmHost) Match(r *http.Request) bool {
 }
 
 // MatchWithError returns true if a routed service claims r's host. Before
-// the first listing of every engine, a host the routes listed so far
-// claim matches at once; for another it waits for the rest, up to
-// ready_timeout, and fails with a 503 error if it does not come (or with
+// the first listing it waits for it (with several engines, a host the
+// routes listed so far claim matches at once; another waits for the
+// rest), up to ready_timeout, and fails with a 503 error if it does not come (or with
 // the client's 499 if the client leaves first).
 func (m *MatchSwarmHost) MatchWithError(r *http.Request) (bool, error) {
-	if m.watcher.Table().HostClaimed(r.Host) {
+	if m.watcher.ServesPartial() && m.watcher.Table().HostClaimed(r.Host) {
 		return true, nil
 	}
 	if err := awaitSync(r, m.watcher, time.Duration(m.ReadyTimeout)); err != nil {

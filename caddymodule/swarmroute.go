@@ -75,10 +75,10 @@ const (
 type SwarmRoute struct {
 	Discovery
 
-	// How long a request that arrives before the first full listing of
-	// every engine, and that no route listed so far claims, waits for it.
-	// A request still waiting then gets a 503 with Retry-After, never a
-	// 404. Default: 5s
+	// How long a request that arrives before the first full listing waits
+	// for it (with several engines: a request that no route listed so far
+	// claims, for the listing of every engine). A request still waiting
+	// then gets a 503 with Retry-After, never a 404. Default: 5s
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
 
 	// The policies that services may choose by label: names of the
@@ -146,16 +146,16 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP routes the request to the service that claims its path.
-// Before every source of every engine has listed once, a request that a
-// route of the table so far claims is served at once, and one that none
-// claims waits for the rest within ready_timeout (then 503, not 404: a
-// source not listed yet may claim it), so that an engine down at start
-// delays only the requests that may be its.
+// Before every source has listed once, a request waits for them within
+// ready_timeout (then 503, not 404: a source not listed yet may claim
+// it); with several engines, one that a route of the table so far claims
+// is served at once, so that an engine down at start delays only the
+// requests that may be its.
 func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	cleaned := routing.CleanPath(r.URL.Path)
 	key := routing.MatchKey(cleaned)
 	rt := sr.watcher.Table().Match(r.Host, key)
-	if rt == nil && !sr.watcher.Synced() {
+	if (rt == nil || !sr.watcher.ServesPartial()) && !sr.watcher.Synced() {
 		if err := awaitSync(r, sr.watcher, time.Duration(sr.ReadyTimeout)); err != nil {
 			if errors.Is(err, errNotSynced) {
 				return writeUnavailable(w, "503 service unavailable: the gateway has not listed the swarm yet\n")

@@ -199,6 +199,13 @@ type EngineStatus struct {
 	Synced bool
 }
 
+// ServesPartial reports whether requests may be served from a table that
+// not every engine has listed into yet: only with several engines, where
+// one down at start must not hold up the others' routes. With one, a
+// request waits for its first full listing, so that no route is served
+// before an older claim of its own engine has been seen.
+func (w *Watcher) ServesPartial() bool { return len(w.engines) > 1 }
+
 // Engines returns the state of each engine, in their order.
 func (w *Watcher) Engines() []EngineStatus {
 	w.mu.Lock()
