@@ -84,7 +84,7 @@ scenarios: images swarm certs
 ## sampled every minute; prints the table and the verdict (heap, goroutines, descriptors, series, routes) to build/soak.txt
 soak: images swarm certs
 	rm -f build/soak.txt
-	E2E_STACK=soak SOAK_DURATION=$(SOAK_DURATION) go test -count=1 -timeout 3h -v -run '^TestSoak$$' ./e2e
+	E2E_STACK=soak SOAK_DURATION=$(SOAK_DURATION) go test -count=1 -timeout 8h -v -run '^TestSoak$$' ./e2e
 	@cat build/soak.txt
 
 ## unit: tests that need no Docker
