@@ -197,7 +197,7 @@ func (d Discovery) key() string {
 // for engine e.
 func (d Discovery) sourceOptions(e EngineConfig) swarmsource.Options {
 	return swarmsource.Options{
-		DockerHost: e.DockerHost, TLSCA: e.TLSCA, TLSCert: e.TLSCert, TLSKey: e.TLSKey, NoEnv: !e.fromEnv,
+		Conn:        e.conn(),
 		LabelPrefix: d.LabelPrefix, Network: d.Network, LB: d.LB, NodeID: d.NodeID,
 		ResyncInterval: time.Duration(d.ResyncInterval), ConvergeInterval: time.Duration(d.ConvergeInterval),
 		APITimeout: time.Duration(d.APITimeout), PollOnly: d.PollOnly, PublishHost: e.publishHost(),

@@ -147,7 +147,9 @@ func TestCompose(t *testing.T) {
 		change func(t *testing.T)
 		want   int
 	}{
-		{"recreate", func(t *testing.T) { mustCompose(t, "up", "-d", "--no-deps", "--force-recreate", "--scale", "multiply=5", "multiply") }, 5},
+		{"recreate", func(t *testing.T) {
+			mustCompose(t, "up", "-d", "--no-deps", "--force-recreate", "--scale", "multiply=5", "multiply")
+		}, 5},
 		{"restart one", func(t *testing.T) {
 			for id := range multiplyContainers(t, "healthy") {
 				mustDocker(t, "restart", id)

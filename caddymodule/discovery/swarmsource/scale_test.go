@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 
@@ -316,7 +317,7 @@ type simGateway struct {
 }
 
 func newSimGateway(t testing.TB, se *scaleEngine) *simGateway {
-	o := Options{DockerHost: se.host(), LabelPrefix: "faas", LB: labels.LBTasks, ResyncInterval: 30 * time.Second, ConvergeInterval: 250 * time.Millisecond, APITimeout: time.Minute}
+	o := Options{Conn: engine.Conn{DockerHost: se.host()}, LabelPrefix: "faas", LB: labels.LBTasks, ResyncInterval: 30 * time.Second, ConvergeInterval: 250 * time.Millisecond, APITimeout: time.Minute}
 	api := testClient(t, o)
 	t.Cleanup(func() { _ = api.Close() })
 	g := &simGateway{}

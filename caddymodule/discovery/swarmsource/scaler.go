@@ -93,7 +93,7 @@ func (s *Source) scaleRequest(service string, replicas uint64) (*http.Request, b
 		target, local = "http://"+client.DummyHost+path, true
 	case "tcp":
 		scheme := "http"
-		if s.opts.conn().TLS() {
+		if s.opts.Conn.TLS() {
 			scheme = "https"
 		}
 		target = scheme + "://" + host.Host + host.Path + path

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/engine"
 )
 
 // scaleServer is a Docker API that records the calls it gets and answers
@@ -77,11 +79,11 @@ func TestScaleCallsDockerAPI(t *testing.T) {
 				if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				o = Options{DockerHost: "tcp://" + ts.Listener.Addr().String(), TLSCA: ca}
+				o = Options{Conn: engine.Conn{DockerHost: "tcp://" + ts.Listener.Addr().String(), TLSCA: ca}}
 			} else {
 				ts := httptest.NewServer(srv)
 				t.Cleanup(ts.Close)
-				o = Options{DockerHost: "tcp://" + ts.Listener.Addr().String()}
+				o = Options{Conn: engine.Conn{DockerHost: "tcp://" + ts.Listener.Addr().String()}}
 			}
 			src := scaleSource(t, o)
 			ctx := context.Background()
@@ -151,7 +153,7 @@ func TestScaleOnTheSocket(t *testing.T) {
 	ts.Listener = ln
 	ts.Start()
 	t.Cleanup(ts.Close)
-	src := scaleSource(t, Options{DockerHost: "unix://" + sock})
+	src := scaleSource(t, Options{Conn: engine.Conn{DockerHost: "unix://" + sock}})
 
 	var se *ScaleError
 	if err := src.Scale(context.Background(), "fn", 4); !errors.As(err, &se) || se.Status != http.StatusForbidden {

@@ -27,11 +27,8 @@ import (
 // Options say which swarm to read and how. The Caddy modules fill them in
 // from their discovery options, defaults set and checked.
 type Options struct {
-	// DockerHost, TLSCA, TLSCert and TLSKey say how to reach the Docker
-	// API; empty ones come from the environment, as for the docker CLI.
-	DockerHost, TLSCA, TLSCert, TLSKey string
-	// NoEnv ignores the environment's DOCKER_* variables (see engine.Conn).
-	NoEnv bool
+	// Conn says how to reach the Docker API.
+	engine.Conn
 	// LabelPrefix is the prefix of the labels read ("faas").
 	LabelPrefix string
 	// Network is the preferred network to reach services on, "" for none.
@@ -91,12 +88,7 @@ func newSource(api dockerAPI, opts Options) *Source {
 
 // newDockerClient is the client of the engine o names.
 func newDockerClient(o Options) (dockerAPI, error) {
-	return engine.NewClient(o.conn())
-}
-
-// conn is how to reach the engine.
-func (o Options) conn() engine.Conn {
-	return engine.Conn{DockerHost: o.DockerHost, TLSCA: o.TLSCA, TLSCert: o.TLSCert, TLSKey: o.TLSKey, NoEnv: o.NoEnv}
+	return engine.NewClient(o.Conn)
 }
 
 // Run lists the swarm and follows it until ctx ends.

@@ -30,7 +30,7 @@ import (
 // resync interval long enough that only events and convergence drive it.
 func testOptions(fe *fake.Engine) Options {
 	return Options{
-		DockerHost: fe.Host(), LabelPrefix: "faas", LB: labels.LBTasks,
+		Conn: engine.Conn{DockerHost: fe.Host()}, LabelPrefix: "faas", LB: labels.LBTasks,
 		ResyncInterval: time.Hour, ConvergeInterval: 50 * time.Millisecond, APITimeout: 10 * time.Second,
 	}
 }
