@@ -24,6 +24,8 @@ func (g *Group) poll(ctx context.Context) {
 	w := warnings{}
 	ticker := time.NewTicker(g.cfg.Interval)
 	defer ticker.Stop()
+	// Stopped, this gateway neither decides nor reports others.
+	defer g.v.Store(&view{})
 	for {
 		g.pollOnce(ctx, &w)
 		select {

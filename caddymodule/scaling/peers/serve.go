@@ -3,12 +3,17 @@ package peers
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 )
 
-// reportPath is where a gateway serves its report.
-const reportPath = "/report"
+const (
+	// reportPath is where a gateway serves its report.
+	reportPath = "/report"
+	// serverTimeout bounds a handshake, a request and a response.
+	serverTimeout = 10 * time.Second
+)
 
 // server returns the HTTP server of this gateway's report. Its TLS is set
 // on the listener: only a client with a certificate of the CA gets here.
@@ -23,9 +28,10 @@ func (g *Group) server() *http.Server {
 	// NewStdLogAt fails only for an invalid level.
 	errorLog, _ := zap.NewStdLogAt(g.cfg.Logger.Named("server"), zap.DebugLevel)
 	return &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: g.cfg.Interval,
-		WriteTimeout:      g.cfg.Interval,
+		Handler: mux,
+		// Generous: the poller gives up after one interval anyway.
+		ReadHeaderTimeout: serverTimeout,
+		WriteTimeout:      serverTimeout,
 		IdleTimeout:       g.cfg.liveFor() + g.cfg.Interval,
 		MaxHeaderBytes:    8 << 10,
 		// Handshakes refused (no or a foreign certificate) are logged here,
