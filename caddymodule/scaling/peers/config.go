@@ -21,8 +21,9 @@ type Config struct {
 	// hides the unlabelled gateway service, so DNS is the way). Required.
 	Name string `json:"name,omitempty"`
 
-	// The port every gateway serves its report on, and is polled on.
-	// Required.
+	// The port every gateway serves its report on, and is polled on. It
+	// need not be published: the gateways reach each other on their
+	// shared network. Default: 8444
 	Port uint16 `json:"port,omitempty"`
 
 	// The address to listen on. Default: all addresses, on Port.
@@ -64,6 +65,7 @@ type Config struct {
 
 // Defaults.
 const (
+	defaultPort       = 8444
 	defaultServerName = "faas-gateway"
 	defaultInterval   = time.Second
 	defaultMisses     = 3
@@ -75,7 +77,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("peers: name is required")
 	}
 	if c.Port == 0 {
-		return c, errors.New("peers: port is required")
+		c.Port = defaultPort
 	}
 	if c.CAFile == "" || c.CertFile == "" || c.KeyFile == "" {
 		return c, errors.New("peers: ca_file, cert_file and key_file are required")

@@ -23,7 +23,6 @@ import (
 type Group struct {
 	cfg    Config
 	report func() scaling.Report
-	now    func() time.Time
 
 	serverTLS *tls.Config
 	client    *http.Client
@@ -52,7 +51,6 @@ func New(cfg Config, report func() scaling.Report) (*Group, error) {
 	g := &Group{
 		cfg:       cfg,
 		report:    report,
-		now:       time.Now,
 		serverTLS: serverTLS,
 		client: &http.Client{
 			Transport: &http.Transport{
@@ -124,13 +122,13 @@ func (g *Group) Stop() {
 // Leader reports whether this gateway decides now: the live gateway with
 // the lowest address does, or this one alone when it is not in the answer.
 func (g *Group) Leader() bool {
-	return g.v.Load().leader(g.now(), g.cfg.liveFor())
+	return g.v.Load().leader(time.Now(), g.cfg.liveFor())
 }
 
 // Reports returns the latest report of every other live gateway, ordered
 // by address.
 func (g *Group) Reports() []scaling.Report {
-	return g.v.Load().reports(g.now(), g.cfg.liveFor())
+	return g.v.Load().reports(time.Now(), g.cfg.liveFor())
 }
 
 // Interface guards

@@ -56,7 +56,7 @@ func (g *Group) pollOnce(parent context.Context, w *warnings) {
 	for i, addr := range addrs {
 		wg.Go(func() {
 			results[i].report, errs[i] = g.fetch(ctx, addr)
-			results[i].at = g.now()
+			results[i].at = time.Now()
 		})
 	}
 	wg.Wait()
