@@ -11,12 +11,13 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
+	"github.com/faas-gateway/faas-gateway/internal/testca"
 )
 
 // swarm is a fake swarm of gateways on loopback addresses (127.0.0.x),
 // all on one port, found through a resolver whose answer the test sets.
 type swarm struct {
-	ca       *testCA
+	ca       *testca.CA
 	port     uint16
 	interval time.Duration
 
@@ -33,7 +34,7 @@ func newSwarm(t *testing.T, interval time.Duration) *swarm {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	return &swarm{ca: newCA(t, "deployment CA"), port: uint16(port), interval: interval}
+	return &swarm{ca: testca.New(t, "deployment CA"), port: uint16(port), interval: interval}
 }
 
 // setAnswer sets what the gateways' name resolves to (err: it fails).
@@ -53,13 +54,13 @@ func (s *swarm) resolve(ctx context.Context, name string) ([]netip.Addr, error) 
 // gateway certificate certs.sh should make.
 func (s *swarm) config(t *testing.T, addr netip.Addr) Config {
 	t.Helper()
-	certFile, keyFile := s.ca.issue(t, "gateway-"+addr.String(), bothUsages, "faas-gateway")
+	certFile, keyFile := s.ca.Issue(t, "gateway-"+addr.String(), testca.Both, "faas-gateway")
 	return Config{
 		Name:     "tasks.gateway",
 		Port:     s.port,
 		Listen:   netip.AddrPortFrom(addr, s.port).String(),
 		Self:     []netip.Addr{addr},
-		CAFile:   s.ca.caFile,
+		CAFile:   s.ca.File,
 		CertFile: certFile,
 		KeyFile:  keyFile,
 		Interval: s.interval,

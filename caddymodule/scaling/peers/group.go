@@ -35,7 +35,8 @@ type Group struct {
 }
 
 // New checks cfg, fills its defaults and loads the certificates. report
-// returns this gateway's own report; it is called for every peer's fetch.
+// returns this gateway's own report; it is called for every peer's fetch,
+// concurrently.
 func New(cfg Config, report func() scaling.Report) (*Group, error) {
 	if report == nil {
 		return nil, errors.New("peers: a report func is required")
@@ -126,7 +127,7 @@ func (g *Group) Leader() bool {
 }
 
 // Reports returns the latest report of every other live gateway, ordered
-// by address.
+// by address. The reports' maps are shared: read them, do not change them.
 func (g *Group) Reports() []scaling.Report {
 	return g.v.Load().reports(time.Now(), g.cfg.liveFor())
 }

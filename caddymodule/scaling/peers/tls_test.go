@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faas-gateway/faas-gateway/internal/testca"
 )
 
 const goodReport = `{"Gateway":"rogue","Services":{"docker/svc":{"InFlight":500,"Requests":1}}}`
@@ -21,7 +23,7 @@ const goodReport = `{"Gateway":"rogue","Services":{"docker/svc":{"InFlight":500,
 // gateway, so if it were believed it would also take the decision.
 func TestPeerCertificateAndReportChecked(t *testing.T) {
 	s := newSwarm(t, 50*time.Millisecond)
-	other := newCA(t, "another CA")
+	other := testca.New(t, "another CA")
 	tests := []struct {
 		name   string
 		cert   func() tls.Certificate
@@ -31,31 +33,31 @@ func TestPeerCertificateAndReportChecked(t *testing.T) {
 		asked  bool // whether the peer gets as far as a request
 	}{
 		{"gateway certificate (control)", func() tls.Certificate {
-			return s.ca.issueTLS(t, "peer", bothUsages, "faas-gateway")
+			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 200, goodReport, true, true},
 		{"certificate of another CA", func() tls.Certificate {
-			return other.issueTLS(t, "forger", bothUsages, "faas-gateway")
+			return other.IssueTLS(t, "forger", testca.Both, "faas-gateway")
 		}, 200, goodReport, false, false},
 		{"docker-api's certificate (same CA, not a gateway)", func() tls.Certificate {
-			return s.ca.issueTLS(t, "docker-api", serverUsage, "docker-api", "tasks.docker-api", "localhost")
+			return s.ca.IssueTLS(t, "docker-api", testca.Server, "docker-api", "tasks.docker-api", "localhost")
 		}, 200, goodReport, false, false},
 		{"client-only certificate, as certs.sh makes it now", func() tls.Certificate {
-			return s.ca.issueTLS(t, "faas-gateway", clientUsage)
+			return s.ca.IssueTLS(t, "faas-gateway", testca.Client)
 		}, 200, goodReport, false, false},
 		{"gateway certificate without the name", func() tls.Certificate {
-			return s.ca.issueTLS(t, "faas-gateway", bothUsages)
+			return s.ca.IssueTLS(t, "faas-gateway", testca.Both)
 		}, 200, goodReport, false, false},
 		{"absurd report", func() tls.Certificate {
-			return s.ca.issueTLS(t, "peer", bothUsages, "faas-gateway")
+			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 200, `{"Gateway":"rogue","Services":{"docker/svc":{"InFlight":-3}}}`, false, true},
 		{"unknown field", func() tls.Certificate {
-			return s.ca.issueTLS(t, "peer", bothUsages, "faas-gateway")
+			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 200, `{"Gateway":"rogue","Replicas":100}`, false, true},
 		{"oversized report", func() tls.Certificate {
-			return s.ca.issueTLS(t, "peer", bothUsages, "faas-gateway")
+			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 200, `{"Gateway":"` + strings.Repeat("r", maxBody) + `"}`, false, true},
 		{"error status", func() tls.Certificate {
-			return s.ca.issueTLS(t, "peer", bothUsages, "faas-gateway")
+			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 500, goodReport, false, true},
 	}
 	for _, tt := range tests {
@@ -101,27 +103,27 @@ func TestClientCertificateRequired(t *testing.T) {
 	s.setAnswer(addrs("127.0.0.1"), nil)
 	s.start(t, s.config(t, netip.MustParseAddr("127.0.0.1")))
 	url := "https://" + netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), s.port).String() + reportPath
-	other := newCA(t, "another CA")
+	other := testca.New(t, "another CA")
 	tests := []struct {
 		name  string
 		certs func() []tls.Certificate
 		ok    bool
 	}{
 		{"gateway certificate (control)", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issueTLS(t, "client", bothUsages, "faas-gateway")}
+			return []tls.Certificate{s.ca.IssueTLS(t, "client", testca.Both, "faas-gateway")}
 		}, true},
 		{"no certificate", func() []tls.Certificate { return nil }, false},
 		{"certificate of another CA", func() []tls.Certificate {
-			return []tls.Certificate{other.issueTLS(t, "forger", bothUsages, "faas-gateway")}
+			return []tls.Certificate{other.IssueTLS(t, "forger", testca.Both, "faas-gateway")}
 		}, false},
 		{"docker-api's certificate (server usage only)", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issueTLS(t, "docker-api", serverUsage, "docker-api")}
+			return []tls.Certificate{s.ca.IssueTLS(t, "docker-api", testca.Server, "docker-api")}
 		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &http.Transport{TLSClientConfig: &tls.Config{
-				RootCAs:      s.ca.pool(),
+				RootCAs:      s.ca.Pool(),
 				ServerName:   "faas-gateway",
 				Certificates: tt.certs(),
 			}}

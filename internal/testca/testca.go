@@ -1,4 +1,6 @@
-package peers
+// Package testca makes a CA and certificates for one test, as
+// scripts/certs.sh makes them for a deployment. Test code only.
+package testca
 
 import (
 	"crypto/ecdsa"
@@ -15,23 +17,24 @@ import (
 	"time"
 )
 
-// testCA is a CA made for one test, as scripts/certs.sh makes one for a
-// deployment.
-type testCA struct {
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	dir    string
-	caFile string
+// CA is a CA made for one test.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	dir  string
+	// File is the path of the CA's certificate (PEM).
+	File string
 }
 
-// Certificate usages, as certs.sh gives them.
+// Certificate usages.
 var (
-	bothUsages  = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	clientUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	serverUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	Both   = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	Client = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	Server = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 )
 
-func newCA(t *testing.T, name string) *testCA {
+// New makes a CA named name, with its files in a temporary directory.
+func New(t testing.TB, name string) *CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -51,14 +54,14 @@ func newCA(t *testing.T, name string) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := &testCA{cert: cert, key: key, dir: t.TempDir()}
-	ca.caFile = writePEM(t, ca.dir, "ca.pem", "CERTIFICATE", der)
+	ca := &CA{cert: cert, key: key, dir: t.TempDir()}
+	ca.File = writePEM(t, ca.dir, "ca.pem", "CERTIFICATE", der)
 	return ca
 }
 
-// issue makes a leaf certificate with the given usages and DNS names and
-// returns the paths of its certificate and key files.
-func (ca *testCA) issue(t *testing.T, name string, usages []x509.ExtKeyUsage, dnsNames ...string) (certFile, keyFile string) {
+// Issue makes a leaf certificate with the given usages and DNS names and
+// returns the paths of its certificate and key files (PEM).
+func (ca *CA) Issue(t testing.TB, name string, usages []x509.ExtKeyUsage, dnsNames ...string) (certFile, keyFile string) {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -82,24 +85,24 @@ func (ca *testCA) issue(t *testing.T, name string, usages []x509.ExtKeyUsage, dn
 		writePEM(t, ca.dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
 }
 
-// issueTLS is issue, loaded.
-func (ca *testCA) issueTLS(t *testing.T, name string, usages []x509.ExtKeyUsage, dnsNames ...string) tls.Certificate {
+// IssueTLS is Issue, loaded.
+func (ca *CA) IssueTLS(t testing.TB, name string, usages []x509.ExtKeyUsage, dnsNames ...string) tls.Certificate {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(ca.issue(t, name, usages, dnsNames...))
+	cert, err := tls.LoadX509KeyPair(ca.Issue(t, name, usages, dnsNames...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cert
 }
 
-// pool returns a pool holding the CA.
-func (ca *testCA) pool() *x509.CertPool {
+// Pool returns a pool holding the CA.
+func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(ca.cert)
 	return p
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -108,7 +111,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return key
 }
 
-func serial(t *testing.T) *big.Int {
+func serial(t testing.TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
@@ -117,7 +120,7 @@ func serial(t *testing.T) *big.Int {
 	return n
 }
 
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
