@@ -29,7 +29,7 @@ type Group struct {
 
 	v atomic.Pointer[view]
 
-	mu     sync.Mutex // guards cancel and started
+	mu     sync.Mutex // guards cancel
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
