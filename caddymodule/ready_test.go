@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -76,9 +77,12 @@ type answer struct {
 
 func (rf *readyFixture) get(path string) answer {
 	start := time.Now()
-	resp, err := http.Get(rf.base + path)
+	var reused bool
+	req, _ := http.NewRequest(http.MethodGet, rf.base+path, nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = reused || i.Reused }}))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return answer{err: err, took: time.Since(start)}
+		return answer{err: fmt.Errorf("reused=%v: %w", reused, err), took: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
