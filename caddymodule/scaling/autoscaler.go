@@ -378,8 +378,12 @@ type Status struct {
 }
 
 // Status returns the state of svc (as the current table has it) and the
-// autoscaler's last decision about it.
+// autoscaler's last decision about it. A nil autoscaler (scaling off)
+// decides nothing.
 func (a *Autoscaler) Status(svc Service) Status {
+	if a == nil {
+		return Status{State: stateOf(svc, false), Decided: svc.Desired, Reason: "scaling is off"}
+	}
 	s := Status{Leader: a.opts.Peers.Leader()}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -388,14 +392,17 @@ func (a *Autoscaler) Status(svc Service) Status {
 	if st != nil && st.decision.Reason != "" {
 		s.Decided, s.Reason, s.Panic = st.decision.Desired, st.decision.Reason, st.decision.Panic
 	}
-	waking := st != nil && (st.waking || !st.wokeAt.IsZero())
+	s.State = stateOf(svc, st != nil && (st.waking || !st.wokeAt.IsZero()))
+	return s
+}
+
+// stateOf is the state of svc, waking if a wake was sent for it.
+func stateOf(svc Service, waking bool) string {
 	switch {
 	case svc.Running > 0:
-		s.State = StateAwake
+		return StateAwake
 	case svc.Desired > 0 || waking:
-		s.State = StateWaking
-	default:
-		s.State = StateSleeping
+		return StateWaking
 	}
-	return s
+	return StateSleeping
 }

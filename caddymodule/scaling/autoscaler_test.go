@@ -16,12 +16,14 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeScaler records the scale calls; while block is open, each waits on
-// it; fail makes them fail.
+// it; fail makes them fail; apply, if set, is called with the count of
+// each that succeeds.
 type fakeScaler struct {
 	mu    sync.Mutex
 	calls []string // "engine/id=n"
 	block chan struct{}
 	fail  error
+	apply func(n uint64)
 }
 
 func (f *fakeScaler) Scale(ctx context.Context, engine, id string, n uint64) error {
@@ -35,6 +37,9 @@ func (f *fakeScaler) Scale(ctx context.Context, engine, id string, n uint64) err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if fail == nil && f.apply != nil {
+		f.apply(n)
 	}
 	return fail
 }
@@ -69,6 +74,7 @@ type rig struct {
 	now    time.Time
 	mu     sync.Mutex
 	svc    Service
+	load   *Load // svc's
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -76,7 +82,8 @@ type rig struct {
 func newRig(t *testing.T, spec Spec, running, desired uint64) *rig {
 	t.Helper()
 	r := &rig{sc: &fakeScaler{}, peers: &fakePeers{leader: true}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r.svc = Service{ID: "s1", Name: "fn", Spec: spec, Running: running, Desired: desired, Load: new(Load)}
+	r.load = new(Load)
+	r.svc = Service{ID: "s1", Name: "fn", Spec: spec, Running: running, Desired: desired, Load: r.load}
 	r.a = New(Options{
 		Services: func() []Service { r.mu.Lock(); defer r.mu.Unlock(); return []Service{r.svc} },
 		Scaler:   r.sc, Peers: r.peers, Gateway: "gw1",
@@ -106,6 +113,16 @@ func (r *rig) advance(d time.Duration) {
 	}
 }
 
+// service is the service as the table has it now.
+func (r *rig) service() Service {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.svc
+}
+
+// key is the service's key.
+func (*rig) key() string { return Key("", "s1") }
+
 func (r *rig) setCounts(running, desired uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,7 +148,7 @@ func (r *rig) settle(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		r.a.mu.Lock()
-		st := r.a.states[r.svc.Key()]
+		st := r.a.states[r.key()]
 		busy := st != nil && (st.writing || st.waking)
 		r.a.mu.Unlock()
 		if !busy {
@@ -158,24 +175,25 @@ func TestSleep(t *testing.T) {
 		{name: "idle, not the leader: untouched", leader: false},
 		{name: "requests here", leader: true, activity: func(r *rig, tick int) {
 			if tick%5 == 0 {
-				r.svc.Load.Start()
-				r.svc.Load.End()
+				r.load.Start()
+				r.load.End()
 			}
 		}},
 		{name: "a request in flight for long", leader: true, activity: func(r *rig, tick int) {
 			if tick == 1 {
-				r.svc.Load.Start()
+				r.load.Start()
 			}
 		}},
 		{name: "requests on another gateway only", leader: true, activity: func(r *rig, tick int) {
-			r.peers.set(true, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.svc.Key(): {Requests: uint64(tick / 5)}}})
+			r.peers.set(true, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.key(): {Requests: uint64(tick / 5)}}})
 		}},
 		{name: "another gateway reports a stale count: sleeps", leader: true, wantCalls: []string{"/s1=0"}, activity: func(r *rig, tick int) {
-			r.peers.set(true, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.svc.Key(): {Requests: 7}}})
+			r.peers.set(true, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.key(): {Requests: 7}}})
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, spec, 1, 1)
+			r.sc.apply = func(n uint64) { r.setCounts(n, n) } // the table shows a count as soon as it is set
 			r.peers.set(tt.leader)
 			for i := range 30 {
 				if tt.activity != nil {
@@ -201,8 +219,8 @@ func TestSleep(t *testing.T) {
 func TestSleepAfterIdleTime(t *testing.T) {
 	r := newRig(t, Spec{Max: 5, Idle: 10 * time.Second, Target: 10}, 1, 1)
 	r.advance(5 * time.Second)
-	r.svc.Load.Start()
-	r.svc.Load.End()
+	r.load.Start()
+	r.load.End()
 	r.advance(10 * time.Second) // the request is seen at the first of these ticks
 	if c := r.sc.recorded(); len(c) != 0 {
 		t.Fatalf("scaled %q within the idle time", c)
@@ -219,7 +237,7 @@ func TestSleepAfterIdleTime(t *testing.T) {
 	}
 	r.setCounts(0, 0)
 	r.advance(time.Minute)
-	st := r.a.Status(r.svc)
+	st := r.a.Status(r.service())
 	if len(r.sc.recorded()) != 1 || st.State != StateSleeping || !strings.HasPrefix(st.Reason, "asleep") {
 		t.Fatalf("asleep: calls %q, status %+v", r.sc.recorded(), st)
 	}
@@ -237,16 +255,16 @@ func TestWakeOncePerBurst(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 100 {
 				wg.Add(1)
-				go func() { defer wg.Done(); r.a.Wake(r.svc) }()
+				go func() { defer wg.Done(); r.a.Wake(r.service()) }()
 			}
 			wg.Wait()
-			if st := r.a.Status(r.svc); st.State != StateWaking {
+			if st := r.a.Status(r.service()); st.State != StateWaking {
 				t.Errorf("state %q while waking", st.State)
 			}
 			close(r.sc.block)
 			r.settle(t)
 			for range 10 {
-				r.a.Wake(r.svc) // the count does not show the wake yet
+				r.a.Wake(r.service()) // the count does not show the wake yet
 			}
 			r.advance(3 * time.Second)
 			if c := r.sc.recorded(); len(c) != 1 || c[0] != "/s1=2" {
@@ -254,10 +272,10 @@ func TestWakeOncePerBurst(t *testing.T) {
 			}
 			r.setCounts(0, 2)
 			r.advance(time.Second)
-			r.a.Routed(r.svc.Key(), r.svc.Name)
+			r.a.Routed(r.key(), "fn")
 			r.setCounts(2, 2)
 			r.advance(time.Second)
-			if st := r.a.Status(r.svc); st.State != StateAwake {
+			if st := r.a.Status(r.service()); st.State != StateAwake {
 				t.Errorf("state %q once running", st.State)
 			}
 			if n := testutil.CollectAndCount(r.a.metrics.wake); n != 1 {
@@ -271,9 +289,9 @@ func TestWakeOncePerBurst(t *testing.T) {
 	t.Run("failed wake", func(t *testing.T) {
 		r := newRig(t, Spec{Max: 5, Idle: time.Minute, Target: 10}, 0, 0)
 		r.sc.fail = errors.New("refused")
-		r.a.Wake(r.svc)
+		r.a.Wake(r.service())
 		r.settle(t)
-		r.a.Wake(r.svc)
+		r.a.Wake(r.service())
 		r.settle(t)
 		if c := r.sc.recorded(); len(c) != 2 || c[1] != "/s1=1" {
 			t.Fatalf("scale calls %q, want two to 1", c)
@@ -285,7 +303,7 @@ func TestWakeOncePerBurst(t *testing.T) {
 func TestWakeAfterStop(t *testing.T) {
 	r := newRig(t, Spec{Max: 5, Idle: time.Minute, Target: 10}, 0, 0)
 	r.stop()
-	r.a.Wake(r.svc)
+	r.a.Wake(r.service())
 	if c := r.sc.recorded(); len(c) != 0 {
 		t.Fatalf("scale calls %q after stop", c)
 	}
@@ -299,13 +317,13 @@ func TestScaleFollowsTotalLoad(t *testing.T) {
 	for _, leader := range []bool{true, false} {
 		t.Run(fmt.Sprintf("leader=%v", leader), func(t *testing.T) {
 			r := newRig(t, Spec{Min: 1, Max: 20, Target: 10}, 1, 1)
-			r.peers.set(leader, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.svc.Key(): {InFlight: 80, Requests: 1}}})
+			r.peers.set(leader, Report{Gateway: "gw2", Services: map[string]ServiceLoad{r.key(): {InFlight: 80, Requests: 1}}})
 			for range 20 {
-				r.svc.Load.Start()
+				r.load.Start()
 			}
 			r.advance(time.Second)
 			r.settle(t)
-			st := r.a.Status(r.svc)
+			st := r.a.Status(r.service())
 			if st.Decided != 10 || !st.Panic {
 				t.Errorf("decided %d (panic %v), want 10 in panic: %s", st.Decided, st.Panic, st.Reason)
 			}

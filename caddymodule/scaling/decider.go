@@ -22,7 +22,7 @@ type Windows struct {
 	Panic time.Duration
 	// ScaleDownDelay is how long a lower count must be the decision
 	// before the count goes down: the count is the highest decided over
-	// it. Default: 30s
+	// it; negative: none. Default: 30s
 	ScaleDownDelay time.Duration
 }
 
@@ -49,15 +49,13 @@ func (w Windows) withDefaults() Windows {
 	if w.Panic <= 0 {
 		w.Panic = DefaultPanicWindow
 	}
-	if w.ScaleDownDelay < 0 {
-		w.ScaleDownDelay = 0
-	} else if w.ScaleDownDelay == 0 {
+	if w.ScaleDownDelay == 0 {
 		w.ScaleDownDelay = DefaultScaleDownDelay
 	}
 	return w
 }
 
-// ticks is how many ticks d spans, at least 1.
+// ticks is how many ticks d spans, at least 1 (a negative d, none, is 1).
 func (w Windows) ticks(d time.Duration) int { return max(1, int(d/w.Tick)) }
 
 // Decision is what the decider decided at a tick.
