@@ -1,15 +1,23 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 )
@@ -143,3 +151,104 @@ func TestScaledSideCarriesScaling(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestWakeTimeoutOption checks wake_timeout in the Caddyfile and in JSON.
+func TestWakeTimeoutOption(t *testing.T) {
+	var sr SwarmRoute
+	if err := sr.UnmarshalCaddyfile(caddyfile.NewTestDispenser("swarm_route {\n wake_timeout 2s\n scaling off\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if sr.WakeTimeout != caddy.Duration(2*time.Second) || sr.Scaling != "off" {
+		t.Errorf("wake_timeout %v, scaling %q; want 2s, off", time.Duration(sr.WakeTimeout), sr.Scaling)
+	}
+	b, err := json.Marshal(sr)
+	if err != nil || !strings.Contains(string(b), `"wake_timeout":2000000000`) || !strings.Contains(string(b), `"scaling":"off"`) {
+		t.Errorf("JSON %s (%v)", b, err)
+	}
+	if err := new(SwarmRoute).UnmarshalCaddyfile(caddyfile.NewTestDispenser("swarm_route {\n wake_timeout\n}")); err == nil {
+		t.Error("wake_timeout without a value: no error")
+	}
+}
+
+// recordingScaler records the scale calls the autoscaler makes.
+type recordingScaler struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (s *recordingScaler) Scale(_ context.Context, _, id string, n uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, fmt.Sprintf("%s=%d", id, n))
+	return nil
+}
+
+func (s *recordingScaler) recorded() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+// TestAwaitWake checks swarm_route's hold at handler level: a request for
+// a scaled service with no replica waits for the publish that brings one
+// and is then passed on to it, and one whose client leaves first ends
+// with 499, as a wait for the first listing does.
+func TestAwaitWake(t *testing.T) {
+	asleep := benchState(1, 0)
+	asleep.Services[0].Spec.Labels["faas.scale.max"] = "2"
+	asleep.Services[0].Spec.Labels["faas.scale.idle"] = "1m"
+	awake := benchState(1, 1)
+	awake.Services[0].Spec.Labels = asleep.Services[0].Spec.Labels
+	for _, tt := range []struct {
+		name     string
+		wakeIn   time.Duration // 0: never
+		leaveIn  time.Duration // 0: never
+		wantCode int           // of the handler's error, 0 for none
+	}{
+		{name: "woken", wakeIn: 100 * time.Millisecond},
+		{name: "client leaves", leaveIn: 100 * time.Millisecond, wantCode: statusClientClosedRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := fake.Watcher(discovery.Options{})
+			publish(w, asleep)
+			sc := new(recordingScaler)
+			sr := &SwarmRoute{WakeTimeout: caddy.Duration(5 * time.Second)}
+			sr.watcher = w
+			sr.scaler = scaling.New(scaling.Options{Services: w.Table().ScaledServices, Scaler: sc})
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			go func() { defer close(stopped); sr.scaler.Run(ctx) }()
+			defer func() { cancel(); <-stopped }()
+
+			reqCtx, leave := context.WithCancel(context.WithValue(context.Background(), caddyhttp.VarsCtxKey, map[string]any{}))
+			defer leave()
+			if tt.wakeIn > 0 {
+				time.AfterFunc(tt.wakeIn, func() { publish(w, awake) })
+			}
+			if tt.leaveIn > 0 {
+				time.AfterFunc(tt.leaveIn, leave)
+			}
+			req := httptest.NewRequest(http.MethodGet, "/svc00000/x", nil).WithContext(reqCtx)
+			var servedBy string
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				servedBy = sideFromRequest(r).Upstreams[0]
+				return nil
+			})
+			start := time.Now()
+			err := sr.ServeHTTP(httptest.NewRecorder(), req, next)
+			var he caddyhttp.HandlerError
+			switch {
+			case tt.wantCode == 0 && (err != nil || servedBy == ""):
+				t.Fatalf("err %v, served by %q; want served once woken", err, servedBy)
+			case tt.wantCode != 0 && (!errors.As(err, &he) || he.StatusCode != tt.wantCode):
+				t.Fatalf("err %v, want status %d", err, tt.wantCode)
+			}
+			if took := time.Since(start); took < 80*time.Millisecond || took > 2*time.Second {
+				t.Errorf("returned after %v", took)
+			}
+			if calls := sc.recorded(); len(calls) != 1 || calls[0] != "svc00000=1" {
+				t.Errorf("scale calls %q, want svc00000=1", calls)
+			}
+		})
+	}
+}
