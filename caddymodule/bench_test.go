@@ -183,32 +183,38 @@ func BenchmarkRequestPath(b *testing.B) {
 	publish(w, benchState(100, 10))
 	const path = "/svc00050/api/v1/add"
 	served := w.Table().Match("", path).Pick().Upstreams[3]
-	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
 	for _, metrics := range []bool{true, false} {
 		b.Run(fmt.Sprintf("metrics=%v", metrics), func(b *testing.B) {
 			sr := &SwarmRoute{NoMetrics: !metrics}
 			sr.watcher = w
-			req := httptest.NewRequest(http.MethodGet, path, nil)
-			ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-			ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
-			req = req.WithContext(ctx)
-			rw := discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				req.URL.Path = path
-				if err := sr.ServeHTTP(rw, req, proxy); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchRequests(b, sr, path, served)
 		})
 	}
 	side := w.Table().Match("", path).Pick()
 	if n := side.Meter.ServedBy(served); n == 0 {
 		b.Fatalf("the replica that served counted %d requests", n)
+	}
+}
+
+// benchRequests runs sr on requests for path, passed on to a handler
+// that says, as reverse_proxy does, that served served them.
+func benchRequests(b *testing.B, sr *SwarmRoute, path, served string) {
+	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+	req = req.WithContext(ctx)
+	rw := discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		req.URL.Path = path
+		if err := sr.ServeHTTP(rw, req, proxy); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -225,27 +231,10 @@ func BenchmarkScaledRequestPath(b *testing.B) {
 	if side.Load == nil {
 		b.Fatal("the side has no load counter")
 	}
-	served := side.Upstreams[3]
-	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
 	sr := &SwarmRoute{}
 	sr.watcher = w
 	sr.scaler = scaling.New(scaling.Options{Services: w.Table().ScaledServices, Scaler: w})
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
-	req = req.WithContext(ctx)
-	rw := discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		req.URL.Path = path
-		if err := sr.ServeHTTP(rw, req, proxy); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequests(b, sr, path, side.Upstreams[3])
 	if inFlight, n := side.Load.Read(); inFlight != 0 || n == 0 {
 		b.Fatalf("load: %d in flight, %d requests; want 0 and some", inFlight, n)
 	}

@@ -71,6 +71,12 @@ const (
 // above 0), and then to that service's replicas as any route does; when
 // every weight is 0 it answers 503, saying so.
 //
+// A service with scaling labels (`faas.scale.*`, see docs/scaling.md)
+// has its requests in flight counted, which its autoscaler follows; a
+// request for one with no replica running (asleep, or waking) wakes it
+// and waits for a replica, up to wake_timeout, with every request that
+// arrives meanwhile (then 503 with Retry-After, never 404).
+//
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
 //
