@@ -9,8 +9,6 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
-
-	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 )
 
 func init() {
@@ -46,13 +44,13 @@ func (AdminSwarm) CaddyModule() caddy.ModuleInfo {
 // Routes returns the routes of /swarm/routes and /swarm/status.
 func (a AdminSwarm) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
-		{Pattern: "/swarm/routes", Handler: adminGet(func(w *discovery.Watcher) any { return routesOf(w) })},
-		{Pattern: "/swarm/status", Handler: adminGet(func(w *discovery.Watcher) any { return statusOf(w) })},
+		{Pattern: "/swarm/routes", Handler: adminGet(func(sh *shared) any { return routesOf(sh.watcher, sh.scaler) })},
+		{Pattern: "/swarm/status", Handler: adminGet(func(sh *shared) any { return statusOf(sh.watcher) })},
 	}
 }
 
 // adminGet answers a GET with view's JSON of the described watcher.
-func adminGet(view func(*discovery.Watcher) any) caddy.AdminHandlerFunc {
+func adminGet(view func(*shared) any) caddy.AdminHandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}

@@ -12,6 +12,7 @@ import (
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 
 	"github.com/docker/docker/api/types/network"
@@ -182,31 +183,59 @@ func BenchmarkRequestPath(b *testing.B) {
 	publish(w, benchState(100, 10))
 	const path = "/svc00050/api/v1/add"
 	served := w.Table().Match("", path).Pick().Upstreams[3]
-	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
 	for _, metrics := range []bool{true, false} {
 		b.Run(fmt.Sprintf("metrics=%v", metrics), func(b *testing.B) {
 			sr := &SwarmRoute{NoMetrics: !metrics}
 			sr.watcher = w
-			req := httptest.NewRequest(http.MethodGet, path, nil)
-			ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-			ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
-			req = req.WithContext(ctx)
-			rw := discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				req.URL.Path = path
-				if err := sr.ServeHTTP(rw, req, proxy); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchRequests(b, sr, path, served)
 		})
 	}
 	side := w.Table().Match("", path).Pick()
 	if n := side.Meter.ServedBy(served); n == 0 {
 		b.Fatalf("the replica that served counted %d requests", n)
+	}
+}
+
+// benchRequests runs sr on requests for path, passed on to a handler
+// that says, as reverse_proxy does, that served served them.
+func benchRequests(b *testing.B, sr *SwarmRoute, path, served string) {
+	proxy := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set(upstreamPlaceholder, served)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+	req = req.WithContext(ctx)
+	rw := discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		req.URL.Path = path
+		if err := sr.ServeHTTP(rw, req, proxy); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScaledRequestPath is BenchmarkRequestPath's work (metrics on)
+// for a service with scaling labels and a replica running: what counting
+// its requests in flight adds.
+func BenchmarkScaledRequestPath(b *testing.B) {
+	w := fake.Watcher(discovery.Options{})
+	st := benchState(100, 10)
+	st.Services[50].Spec.Labels["faas.scale.max"] = "20"
+	publish(w, st)
+	const path = "/svc00050/api/v1/add"
+	side := w.Table().Match("", path).Pick()
+	if side.Load == nil {
+		b.Fatal("the side has no load counter")
+	}
+	sr := &SwarmRoute{}
+	sr.watcher = w
+	sr.scaler = scaling.New(scaling.Options{Services: w.Table().ScaledServices, Scaler: w})
+	benchRequests(b, sr, path, side.Upstreams[3])
+	if inFlight, n := side.Load.Read(); inFlight != 0 || n == 0 {
+		b.Fatalf("load: %d in flight, %d requests; want 0 and some", inFlight, n)
 	}
 }

@@ -46,13 +46,15 @@ func parseHandler[T any, PT interface {
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. It takes
 // the same subdirectives as `dynamic swarm`, and its own ready_timeout
-// (which is not a discovery option: it does not change the watcher):
+// and wake_timeout (which are not discovery options: they do not change
+// the watcher):
 //
 //	swarm_route {
 //	    docker_host   <address>
 //	    label_prefix  <prefix>
 //	    ...
 //	    ready_timeout <duration>
+//	    wake_timeout  <duration>
 //	    policies      <name...>
 //	    side_cookie   [<name>]
 //	    no_metrics
@@ -64,6 +66,8 @@ func (sr *SwarmRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt {
 		case "ready_timeout":
 			return true, durationArg(d, &sr.ReadyTimeout)
+		case "wake_timeout":
+			return true, durationArg(d, &sr.WakeTimeout)
 		case "policies":
 			names := d.RemainingArgs()
 			if len(names) == 0 {
@@ -130,6 +134,7 @@ func (m *MatchSwarmHost) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	    api_timeout       <duration>
 //	    poll_only
 //	    containers        on|off
+//	    scaling           on|off
 //	    engine <name> <address> {
 //	        tls_ca       <file>
 //	        tls_cert     <file>
@@ -191,6 +196,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 			err = noArg(d)
 		case "containers":
 			err = oneArg(d, &o.Containers)
+		case "scaling":
+			err = oneArg(d, &o.Scaling)
 		case "engine":
 			err = o.unmarshalEngine(d)
 		default:

@@ -43,12 +43,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				api_timeout       3s
 				poll_only
 				containers        off
+				scaling           off
 			}`,
 			want: Discovery{
 				DockerHost: "tcp://manager:2376", TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
 				LabelPrefix: "gw", Network: "backend", LB: labels.LBVIP, NodeID: "n1",
 				ResyncInterval: caddy.Duration(time.Minute), ConvergeInterval: caddy.Duration(100 * time.Millisecond),
-				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true, Containers: "off",
+				APITimeout: caddy.Duration(3 * time.Second), PollOnly: true, Containers: "off", Scaling: "off",
 			},
 		},
 		{name: "unknown option", input: "swarm {\n bogus 1\n}", wantErr: "unrecognized swarm option 'bogus'"},
@@ -61,6 +62,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "bad lb", input: "swarm {\n lb dns\n}", wantErr: `lb "dns"`},
 		{name: "cert without key", input: "swarm {\n tls_cert c.pem\n}", wantErr: "tls_cert and tls_key"},
 		{name: "containers on or off", input: "swarm {\n containers maybe\n}", wantErr: `containers "maybe": want on or off`},
+		{name: "scaling on or off", input: "swarm {\n scaling auto\n}", wantErr: `scaling "auto": want on or off`},
 		{name: "poll_only takes no value", input: "swarm {\n poll_only yes\n}", wantErr: "wrong argument count"},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/containersource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 )
 
 // The metrics, all prefixed faas_gateway_; docs/observability.md lists
@@ -78,12 +79,14 @@ var (
 // route table routes is exported. There is one: every config's registry
 // takes the same.
 type collector struct {
-	// watcher returns the watcher to export, nil for none.
+	// watcher returns the watcher to export, nil for none; scaler (if
+	// set) its autoscaler, nil with scaling off.
 	watcher func() *discovery.Watcher
+	scaler  func() *scaling.Autoscaler
 }
 
 // metricsCollector is the collector of the described watcher.
-var metricsCollector = collector{watcher: described}
+var metricsCollector = collector{watcher: describedWatcher, scaler: describedScaler}
 
 // Describe sends the descriptors of every metric.
 func (collector) Describe(ch chan<- *prometheus.Desc) {
@@ -94,12 +97,19 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	scaling.Describe(ch)
 }
 
 // Collect sends the current values.
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if w := c.watcher(); w != nil {
 		collectWatcher(ch, w)
+	}
+	if c.scaler == nil {
+		return
+	}
+	if a := c.scaler(); a != nil {
+		a.Collect(ch)
 	}
 }
 
@@ -241,7 +251,7 @@ func registerMetrics(ctx caddy.Context, d *Discovery) {
 	if err != nil && !errors.As(err, &dup) {
 		ctx.Logger().Warn("registering the gateway's metrics", zap.Error(err))
 	}
-	if w := described(); w != nil && w != d.watcher {
+	if w := describedWatcher(); w != nil && w != d.watcher {
 		ctx.Logger().Warn("this module's discovery options differ from another module's: the metrics, the routes API and the status page describe the other's watcher")
 	}
 }

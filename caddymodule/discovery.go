@@ -18,6 +18,7 @@ import (
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/containersource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery/swarmsource"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 )
 
 // Discovery holds the options that say how services are discovered. The
@@ -103,16 +104,27 @@ type Discovery struct {
 	// containers are routed. See docs/containers.md. Default: `on`
 	Containers string `json:"containers,omitempty"`
 
+	// Whether services with scaling labels (`faas.scale.*`) are scaled:
+	// `on` or `off`. On, the gateway puts a service to sleep after its
+	// idle time, wakes it on a request (swarm_route holds the request
+	// meanwhile, up to wake_timeout) and follows its load between its
+	// minimum and maximum; a service without the labels is never scaled.
+	// Off, no replica count is ever written. See docs/scaling.md.
+	// Default: `on`
+	Scaling string `json:"scaling,omitempty"`
+
 	// Engines the gateway reads, instead of the one engine of docker_host
 	// and tls_* (which must then be unset): each is watched on its own and
 	// their routes merge into one table. See docs/engines.md. Default:
 	// the one engine of docker_host, named `default`
 	Engines []EngineConfig `json:"engines,omitempty"`
 
-	// watcher is the shared watcher these options attached to. It is set
-	// once, by Provision, and never cleared: requests of an old config may
-	// still be running (retrying, say) after Caddy cleaned it up.
+	// watcher is the shared watcher these options attached to, and
+	// scaler its autoscaler (nil with scaling off). They are set once, by
+	// Provision, and never cleared: requests of an old config may still
+	// be running (retrying, say) after Caddy cleaned it up.
 	watcher *discovery.Watcher
+	scaler  *scaling.Autoscaler
 	// released is set when Cleanup has given the watcher back.
 	released bool
 }
@@ -155,6 +167,9 @@ func (d *Discovery) setDefaults() {
 	if d.Containers == "" {
 		d.Containers = on
 	}
+	if d.Scaling == "" {
+		d.Scaling = on
+	}
 	d.setEngineDefaults()
 }
 
@@ -177,8 +192,10 @@ func (d *Discovery) validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %v", name, time.Duration(v)))
 		}
 	}
-	if d.Containers != on && d.Containers != off {
-		errs = append(errs, fmt.Errorf("containers %q: want on or off", d.Containers))
+	for name, v := range map[string]string{"containers": d.Containers, "scaling": d.Scaling} {
+		if v != on && v != off {
+			errs = append(errs, fmt.Errorf("%s %q: want on or off", name, v))
+		}
 	}
 	if (d.TLSCert == "") != (d.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
@@ -265,12 +282,13 @@ func (d *Discovery) Provision(caddy.Context) error {
 		// stopped by Destruct when its last user is cleaned up.
 		w := discovery.NewEngines(engines, discovery.Options{Log: func() *zap.Logger { return caddy.Log().Named("swarm") }})
 		w.Start()
-		return w, nil
+		return d.share(w)
 	})
 	if err != nil {
 		return err
 	}
-	d.watcher = val.(*discovery.Watcher)
+	sh := val.(*shared)
+	d.watcher, d.scaler = sh.watcher, sh.scaler
 	return nil
 }
 
@@ -287,20 +305,38 @@ func (d *Discovery) Cleanup() error {
 	return err
 }
 
-// described returns the watcher that the routes API, the metrics and the
-// status page describe: the one of the first discovery configuration, by
-// key (all modules share one unless their discovery options differ), or
-// nil when none runs. It is the one place that decides.
-func described() *discovery.Watcher {
+// described returns the watcher (and its autoscaler) that the routes
+// API, the metrics and the status page describe: the one of the first
+// discovery configuration, by key (all modules share one unless their
+// discovery options differ), or nil when none runs. It is the one place
+// that decides.
+func described() *shared {
 	var first string
-	var fw *discovery.Watcher
+	var fs *shared
 	watchers.Range(func(k, v any) bool {
-		if w, ok := v.(*discovery.Watcher); ok {
-			if key := k.(string); fw == nil || key < first {
-				first, fw = key, w
+		if sh, ok := v.(*shared); ok {
+			if key := k.(string); fs == nil || key < first {
+				first, fs = key, sh
 			}
 		}
 		return true
 	})
-	return fw
+	return fs
+}
+
+// describedWatcher is the described watcher, nil when none runs.
+func describedWatcher() *discovery.Watcher {
+	if sh := described(); sh != nil {
+		return sh.watcher
+	}
+	return nil
+}
+
+// describedScaler is the described watcher's autoscaler, nil when none
+// runs or its scaling is off.
+func describedScaler() *scaling.Autoscaler {
+	if sh := described(); sh != nil {
+		return sh.scaler
+	}
+	return nil
 }

@@ -188,7 +188,7 @@ func TestTwoEngines(t *testing.T) {
 	}
 	// The routes API, the status and the metrics name each route's engine.
 	gotEngines := make(map[string]string)
-	for _, r := range routesOf(w).Routes {
+	for _, r := range routesOf(w, nil).Routes {
 		gotEngines[r.Prefix] = r.Engine
 	}
 	if want := map[string]string{"/s": "blue", "/hello": "green"}; !maps.Equal(gotEngines, want) {
@@ -260,7 +260,7 @@ func TestOneEngineViews(t *testing.T) {
 	st := metricsState(time.Now(), "10.0.1.10")
 	st.Services = append(st.Services, fake.Service("dup", fake.Enabled("faas.path", "/s"), fake.ServiceCreated(time.Hour)))
 	publish(w, st)
-	b, err := json.Marshal(routesOf(w))
+	b, err := json.Marshal(routesOf(w, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

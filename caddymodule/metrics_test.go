@@ -303,7 +303,7 @@ func TestRoutesView(t *testing.T) {
 			st := metricsState(time.Now(), tt.addrs...)
 			st.Services = append(st.Services, tt.extra...)
 			publish(w, st)
-			v := routesOf(w)
+			v := routesOf(w, nil)
 			if !slices.EqualFunc(v.Routes, tt.wantRoutes, func(a, b routeView) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
 				t.Errorf("routes =\n%+v\nwant\n%+v", v.Routes, tt.wantRoutes)
 			}

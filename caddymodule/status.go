@@ -62,11 +62,11 @@ func (ss *SwarmStatus) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		return writeText(w, http.StatusMethodNotAllowed, "405 method not allowed\n")
 	}
 	if r.URL.Query().Has("json") {
-		dw := described() // the watcher the routes API and the metrics describe
-		if dw == nil {
-			dw = ss.watcher
+		dw, da := ss.watcher, ss.scaler
+		if sh := described(); sh != nil { // what the routes API and the metrics describe
+			dw, da = sh.watcher, sh.scaler
 		}
-		return writeJSON(w, statusAnswer{Routes: routesOf(dw), Status: statusOf(dw)})
+		return writeJSON(w, statusAnswer{Routes: routesOf(dw, da), Status: statusOf(dw)})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -24,6 +24,9 @@ func init() {
 // client left while it waited, as reverse_proxy logs it.
 const statusClientClosedRequest = 499
 
+// defaultWakeTimeout is wake_timeout's default.
+const defaultWakeTimeout = 60 * time.Second
+
 // defaultSideCookie is the side cookie's name when the Caddyfile's
 // side_cookie names none.
 const defaultSideCookie = "faas_side"
@@ -68,6 +71,12 @@ const (
 // above 0), and then to that service's replicas as any route does; when
 // every weight is 0 it answers 503, saying so.
 //
+// A service with scaling labels (`faas.scale.*`, see docs/scaling.md)
+// has its requests in flight counted, which its autoscaler follows; a
+// request for one with no replica running (asleep, or waking) wakes it
+// and waits for a replica, up to wake_timeout, with every request that
+// arrives meanwhile (then 503 with Retry-After, never 404).
+//
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
 // options (or none, for the defaults) so that both share one watcher.
 //
@@ -104,6 +113,16 @@ type SwarmRoute struct {
 	// faas_side. Default: "" (no cookie)
 	SideCookie string `json:"side_cookie,omitempty"`
 
+	// How long a request for a scaled service that has no replica running
+	// (asleep, or waking) waits for one: the first such request wakes the
+	// service (one scale call per burst, to its minimum, at least 1), and
+	// it and every request arriving meanwhile are held until a replica
+	// runs, then served. This, not reverse_proxy's lb_try_duration, bounds
+	// the wait: generous, for a cold start of the engine's. A request
+	// still waiting then gets a 503 with Retry-After, never a 404.
+	// Default: 60s
+	WakeTimeout caddy.Duration `json:"wake_timeout,omitempty"`
+
 	// Do not count this handler's requests in the per-route and
 	// per-replica metrics, the routes API and the status page (the
 	// discovery metrics stay). Default: false
@@ -137,6 +156,12 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 	}
 	if err := defaultReadyTimeoutOf(&sr.ReadyTimeout); err != nil {
 		return err
+	}
+	if sr.WakeTimeout < 0 {
+		return fmt.Errorf("wake_timeout must be positive, got %v", time.Duration(sr.WakeTimeout))
+	}
+	if sr.WakeTimeout == 0 {
+		sr.WakeTimeout = caddy.Duration(defaultWakeTimeout)
 	}
 	if err := sr.Discovery.Provision(ctx); err != nil {
 		return err
@@ -176,7 +201,15 @@ func (sr *SwarmRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	} else if side = sr.pickWeighted(w, r, rt); side == nil {
 		return writeUnavailable(w, fmt.Sprintf("503 service unavailable: every service sharing the path %q has weight 0\n", rt.Prefix))
 	}
+	if side.Load != nil && sr.scaler != nil {
+		return sr.serveScaled(w, r, next, side, cleaned)
+	}
+	return sr.serveSide(w, r, next, side, cleaned)
+}
 
+// serveSide prepares the request for side, and passes it on.
+func (sr *SwarmRoute) serveSide(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, side *routing.Side, cleaned string) error {
+	rt := side.Route()
 	caddyhttp.SetVar(r.Context(), routeVar, side)
 	caddyhttp.SetVar(r.Context(), serviceVar, side.Service)
 	caddyhttp.SetVar(r.Context(), prefixVar, rt.Prefix)
@@ -258,10 +291,8 @@ func (sr *SwarmRoute) serveCounted(w http.ResponseWriter, r *http.Request, next 
 	if addr, ok := repl.GetString(upstreamPlaceholder); ok && !side.Meter.Served(addr) {
 		// A retry may have gone to a replica that joined after the
 		// side was chosen: it is in the current table's side.
-		if cur := sr.watcher.Table().Lookup(rt.Host, rt.Prefix); cur != nil {
-			if cs := cur.Side(side.Service, side.Name); cs != nil && cs.Meter != nil {
-				cs.Meter.Served(addr)
-			}
+		if cs := sr.watcher.Table().Current(side); cs != nil && cs.Meter != nil {
+			cs.Meter.Served(addr)
 		}
 	}
 	return nil

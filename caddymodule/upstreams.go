@@ -113,11 +113,7 @@ func (su *SwarmUpstreams) currentSide(r *http.Request) *routing.Side {
 		}
 		return side
 	}
-	claim := chosen.Route()
-	if rt := t.Lookup(claim.Host, claim.Prefix); rt != nil {
-		return rt.Side(chosen.Service, chosen.Name)
-	}
-	return nil
+	return t.Current(chosen)
 }
 
 // refusePolicy logs, the first time only, that side's route is not

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 )
 
 // routesView is the answer of GET /swarm/routes.
@@ -33,6 +34,23 @@ type routeView struct {
 	Share    *float64          `json:"share,omitempty"`  // on a weighted route: its part of the requests, 0 to 1
 	Requests map[string]uint64 `json:"requests"`         // since routed, by status class
 	Replicas []replicaView     `json:"replicas"`
+	Scaling  *scalingView      `json:"scaling,omitempty"` // a service with scaling labels: its state
+}
+
+// scalingView is the state of a scaled service (the same on each of its
+// routes).
+type scalingView struct {
+	State   string `json:"state"`   // sleeping, waking or awake
+	Running uint64 `json:"running"` // replicas running
+	Desired uint64 `json:"desired"` // the count of the service's spec
+	Decided uint64 `json:"decided"` // what the autoscaler decided last
+	Reason  string `json:"reason"`  // why
+	Panic   bool   `json:"panic,omitempty"`
+	Leader  bool   `json:"leader"` // this gateway writes the decisions
+	Min     uint64 `json:"min"`
+	Max     uint64 `json:"max"`
+	Idle    string `json:"idle,omitempty"` // "" when it never sleeps
+	Target  uint64 `json:"target"`         // requests in flight per replica
 }
 
 // replicaView is a replica of a route.
@@ -84,8 +102,9 @@ type apiView struct {
 }
 
 // routesOf returns w's current routes, sorted by service, route name,
-// host and prefix, and what it does not route.
-func routesOf(w *discovery.Watcher) routesView {
+// host and prefix, with the state of the scaled ones as a (nil: scaling
+// off) has it, and what it does not route.
+func routesOf(w *discovery.Watcher, a *scaling.Autoscaler) routesView {
 	snap := w.Snapshot()
 	v := routesView{Routes: []routeView{}, NotRouted: []notRoutedView{}}
 	only := engineNameOf(w.Engines()[0]) // the name of sides and problems marked with none
@@ -108,6 +127,9 @@ func routesOf(w *discovery.Watcher) routesView {
 			}
 			rv.Replicas = append(rv.Replicas, p)
 		}
+		if s.Scaling != nil {
+			rv.Scaling = scalingViewOf(s, a)
+		}
 		v.Routes = append(v.Routes, rv)
 	})
 	slices.SortFunc(v.Routes, func(a, b routeView) int {
@@ -119,6 +141,17 @@ func routesOf(w *discovery.Watcher) routesView {
 	slices.SortFunc(v.NotRouted, func(a, b notRoutedView) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Route, b.Route), cmp.Compare(a.Engine, b.Engine))
 	})
+	return v
+}
+
+// scalingViewOf is the state of the scaled side s.
+func scalingViewOf(s *routing.Side, a *scaling.Autoscaler) *scalingView {
+	st := a.Status(s.ScaledService())
+	v := &scalingView{State: st.State, Running: s.Running, Desired: s.Desired, Decided: st.Decided, Reason: st.Reason, Panic: st.Panic, Leader: st.Leader,
+		Min: s.Scaling.Min, Max: s.Scaling.Max, Target: s.Scaling.Target}
+	if s.Scaling.Idle > 0 {
+		v.Idle = s.Scaling.Idle.String()
+	}
 	return v
 }
 

@@ -283,7 +283,7 @@ func TestWeightedViews(t *testing.T) {
 	publish(w, st)
 
 	got := map[string]string{}
-	for _, r := range routesOf(w).Routes {
+	for _, r := range routesOf(w, nil).Routes {
 		v := "unweighted"
 		if r.Weight != nil && r.Share != nil {
 			v = fmt.Sprintf("%d %.2f", *r.Weight, *r.Share)

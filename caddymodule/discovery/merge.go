@@ -52,7 +52,7 @@ func (w *Watcher) merge() (*routing.Table, Report) {
 		engine := w.engineName(c.source)
 		for _, s := range c.r.Sides {
 			side := s
-			side.Key, side.Meter, side.Engine = "", nil, engine
+			side.Key, side.Meter, side.Load, side.Engine = "", nil, nil, engine
 			if msg := Claim(t, c.r.Host, c.r.Prefix, side, c.r.Weighted); msg != "" {
 				rep.Add(ProblemKey{Engine: engine, Service: s.Service, Route: s.Name}, ReasonClaimed, onEngine(engine)+NotRouted(s.Name)+msg)
 			}

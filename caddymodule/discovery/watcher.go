@@ -47,8 +47,12 @@ type Watcher struct {
 	// goroutine's, under mu.
 	mu    sync.Mutex
 	parts []part // by source
-	// meters are the counters of the tables published.
+	// meters are the counters of the tables published, loads the scaled
+	// services' load counters.
 	meters routing.Meters
+	loads  routing.Loads
+	// published is closed at the next publish, and replaced.
+	published atomic.Pointer[chan struct{}]
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -119,6 +123,8 @@ func NewEngines(engines []EngineSources, opts Options) *Watcher {
 		}
 	}
 	w.snap.Store(emptySnapshot)
+	next := make(chan struct{})
+	w.published.Store(&next)
 	return w
 }
 
@@ -162,6 +168,10 @@ func (w *Watcher) Done() <-chan struct{} { return w.done }
 
 // Snapshot returns what was published last. It never blocks.
 func (w *Watcher) Snapshot() *Snapshot { return w.snap.Load() }
+
+// Published returns a channel closed at the next publish: how a request
+// waits for a change of the table (a replica of a service that wakes).
+func (w *Watcher) Published() <-chan struct{} { return *w.published.Load() }
 
 // Table returns the current route table. It never blocks.
 func (w *Watcher) Table() *routing.Table { return w.snap.Load().Table }
@@ -290,8 +300,11 @@ func (f *Feed) Publish(t *routing.Table, rep Report, full bool) {
 			e.stats.joins.Observe(max(0, now.Sub(r.Running)))
 		}
 	})
+	w.loads.Attach(t)
 	next := &Snapshot{Table: t, Report: rep}
 	prev := w.snap.Swap(next)
+	ch := make(chan struct{})
+	close(*w.published.Swap(&ch))
 	changed := logChanges(w.log(), prev, next)
 	if e.stats.published(now, changed) {
 		w.log().Info("docker api reachable again", f.engineFields()...)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 )
 
 // Scaling label names, relative to the label prefix ("faas.scale.min").
@@ -34,19 +36,10 @@ const DefaultScaleTarget = 100
 // overflows.
 const MaxReplicas = 1 << 20
 
-// Scaling is what a service's scaling labels allow: its replica count may
-// be set to any count from Min to Max, and to 0 (asleep) when it has an
-// idle time.
-type Scaling struct {
-	// Min and Max bound the replica count while the service is awake.
-	// Min is 0 only when Idle is set.
-	Min, Max uint64
-	// Idle is how long a service goes without a request before it sleeps
-	// (0 replicas); 0: it never sleeps.
-	Idle time.Duration
-	// Target is the requests in flight per replica the count follows.
-	Target uint64
-}
+// Scaling is what a service's scaling labels allow. Its type is the
+// autoscaler's (scaling.Spec), which the routes carry: labels only reads
+// it.
+type Scaling = scaling.Spec
 
 // ParseScaling reads the scaling labels of one service: `<prefix>.scale.max`
 // (required once any scaling label is set), `.min` (default 0 with an idle
@@ -100,20 +93,6 @@ func ParseScaling(labels map[string]string, prefix string) (Scaling, bool, error
 		}
 	}
 	return s, true, nil
-}
-
-// Allows says why a service scaled by s may not run n replicas, or
-// returns nil when it may: n from Min to Max, or 0 with an idle time.
-func (s Scaling) Allows(n uint64) error {
-	switch {
-	case n == 0 && s.Idle > 0:
-		return nil
-	case n == 0:
-		return fmt.Errorf("0 replicas: the service has no idle time, so it never sleeps")
-	case n < max(s.Min, 1) || n > s.Max:
-		return fmt.Errorf("%d replicas: the service's labels allow %d to %d", n, max(s.Min, 1), s.Max)
-	}
-	return nil
 }
 
 // any reports whether a label under the reader's prefix is set.

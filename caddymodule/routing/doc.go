@@ -8,6 +8,7 @@
 // draw and the side keys of weighted routes), table.go (the table and its
 // lookups), match.go (matching a request), hostname.go (the host name of
 // a Host header), paths.go (cleaning, matching and stripping paths),
-// meters.go (per-route and per-replica counters), histogram.go (the
+// meters.go (per-route and per-replica counters), loads.go (the
+// scaled services' load counters), histogram.go (the
 // lock-free histogram they observe into).
 package routing

@@ -3,7 +3,11 @@ package routing
 // This file holds a route and what it is made of: the sides that share
 // its claim, and the replicas that serve each side.
 
-import "time"
+import (
+	"time"
+
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
+)
 
 // Route is one claim on a host and path prefix, with the sides that serve
 // it. Routes are immutable once their table is published.
@@ -61,6 +65,19 @@ type Side struct {
 	// Meter counts the side's requests: attached (Meters.Attach) before
 	// its table is published, nil in a table that is not.
 	Meter *Meter
+
+	// ServiceID is the service's ID on its engine, "" for containers.
+	ServiceID string
+	// Scaling is what the service's scaling labels allow, nil for a
+	// service without them (never scaled).
+	Scaling *scaling.Spec
+	// Desired is the replica count of the service's spec, and Running its
+	// tasks running: what a scaled side is scaled from.
+	Desired, Running uint64
+	// Load counts the requests of a scaled side's service (shared by its
+	// sides): attached (Loads.Attach) before its table is published, nil
+	// on a side without Scaling.
+	Load *scaling.Load
 
 	route *Route // the route the side serves, set by Table.Add
 }

@@ -107,6 +107,18 @@ func (t *Table) Lookup(host, prefix string) *Route {
 	return nil
 }
 
+// Current returns t's side of the claim, service and route name of s, a
+// side of an earlier table, or nil if t has none: how a request that was
+// given s finds the replicas its side has now.
+func (t *Table) Current(s *Side) *Side {
+	if claim := s.Route(); claim != nil {
+		if r := t.Lookup(claim.Host, claim.Prefix); r != nil {
+			return r.Side(s.Service, s.Name)
+		}
+	}
+	return nil
+}
+
 // Each calls f for every route.
 func (t *Table) Each(f func(*Route)) {
 	for _, r := range t.anyHost.byPrefix {

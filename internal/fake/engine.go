@@ -51,7 +51,14 @@ type Engine struct {
 	NotManager bool
 	// Delay is how long every list call takes to answer.
 	Delay time.Duration
-	subs  map[chan events.Message]filters.Args // the open event streams, by the filters each asked for
+	// Scales are the scale calls (docker-api's POST
+	// /faas/services/{id}/scale) made, "id=N" each.
+	Scales []string
+	// OnScale, if set, is called after a scale call set service id to n
+	// replicas, without the engine's lock: a test starts or stops the
+	// service's tasks there, as the swarm would.
+	OnScale func(id string, n uint64)
+	subs    map[chan events.Message]filters.Args // the open event streams, by the filters each asked for
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
@@ -94,6 +101,11 @@ func (fe *Engine) serve(w http.ResponseWriter, r *http.Request) {
 		fe.mu.Unlock()
 		w.Header().Set("Api-Version", "1.41")
 		http.Error(w, `{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}`, http.StatusServiceUnavailable)
+		return
+	}
+	if id, ok := scalePath(p); ok && !down {
+		fe.mu.Unlock()
+		fe.serveScale(w, r, id)
 		return
 	}
 	var body any

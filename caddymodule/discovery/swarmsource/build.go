@@ -19,6 +19,7 @@ import (
 	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
 	"github.com/faas-gateway/faas-gateway/caddymodule/labels"
 	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
+	"github.com/faas-gateway/faas-gateway/caddymodule/scaling"
 )
 
 // State is one consistent listing of the Docker API.
@@ -71,6 +72,8 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonCaveat, d.Err.Error())
 		}
 
+		scaled := scaledOf(svc, tasks, opts.LabelPrefix, rep)
+
 		var netID, caveat string
 		if opts.PublishHost == "" {
 			netID, caveat, err = nets.choose(svc, cfg.Network, opts.Network)
@@ -109,6 +112,7 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 				hosts = []string{""} // any host
 			}
 			side := routing.Side{Service: name, Name: rc.Name, Strip: rc.Strip, Policy: rc.Policy, Weight: rc.Weight, Upstreams: ups, Replicas: reps, Local: local}
+			scaled.onto(&side)
 			for _, host := range hosts {
 				if msg := discovery.Claim(t, host, rc.Prefix, side, rc.Weighted); msg != "" {
 					rep.Add(discovery.ProblemKey{Service: name, Route: rc.Name}, discovery.ReasonClaimed, discovery.NotRouted(rc.Name)+msg)
@@ -262,6 +266,42 @@ func isConverging(svc *swarm.Service, tasks []*swarm.Task) bool {
 		}
 	}
 	return false
+}
+
+// scaled is what a side of a scaled service carries.
+type scaled struct {
+	id               string
+	spec             *scaling.Spec // nil: not scaled
+	desired, running uint64
+}
+
+// scaledOf reads a service's scaling labels and counts. A service with
+// malformed ones is routed, not scaled, and the report says why.
+func scaledOf(svc *swarm.Service, tasks []*swarm.Task, prefix string, rep discovery.Report) scaled {
+	sc := scaled{id: svc.ID}
+	spec, on, err := labels.ParseScaling(svc.Spec.Labels, prefix)
+	switch {
+	case err != nil:
+		rep.Add(discovery.ProblemKey{Service: svc.Spec.Name}, discovery.ReasonCaveat, "service not scaled: "+err.Error())
+	case on && svc.Spec.Mode.Replicated == nil:
+		rep.Add(discovery.ProblemKey{Service: svc.Spec.Name}, discovery.ReasonCaveat, "service not scaled: its scaling labels need a replicated service")
+	case on:
+		sc.spec = &spec
+	}
+	if m := svc.Spec.Mode.Replicated; m != nil && m.Replicas != nil {
+		sc.desired = *m.Replicas
+	}
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+			sc.running++
+		}
+	}
+	return sc
+}
+
+// onto sets the scaling fields of side.
+func (sc scaled) onto(side *routing.Side) {
+	side.ServiceID, side.Scaling, side.Desired, side.Running = sc.id, sc.spec, sc.desired, sc.running
 }
 
 // wantsNoReplica reports whether a replicated service is scaled to zero.
