@@ -200,6 +200,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 			err = oneArg(d, &o.Scaling)
 		case "engine":
 			err = o.unmarshalEngine(d)
+		case "peers":
+			err = o.unmarshalPeers(d)
 		default:
 			known := false
 			if own != nil {

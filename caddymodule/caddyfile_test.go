@@ -63,6 +63,37 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "cert without key", input: "swarm {\n tls_cert c.pem\n}", wantErr: "tls_cert and tls_key"},
 		{name: "containers on or off", input: "swarm {\n containers maybe\n}", wantErr: `containers "maybe": want on or off`},
 		{name: "scaling on or off", input: "swarm {\n scaling auto\n}", wantErr: `scaling "auto": want on or off`},
+		{
+			name: "peers, TLS from the Docker API's",
+			input: `swarm {
+				tls_ca   /certs/ca.pem
+				tls_cert /certs/cert.pem
+				tls_key  /certs/key.pem
+				peers tasks.faas_gateway
+			}`,
+			want: Discovery{TLSCA: "/certs/ca.pem", TLSCert: "/certs/cert.pem", TLSKey: "/certs/key.pem",
+				Peers: &PeersConfig{Name: "tasks.faas_gateway"}},
+		},
+		{
+			name: "peers with every option",
+			input: `swarm {
+				peers tasks.gw {
+					port        9444
+					tls_ca      /p/ca.pem
+					tls_cert    /p/cert.pem
+					tls_key     /p/key.pem
+					server_name gw
+					interval    500ms
+				}
+			}`,
+			want: Discovery{Peers: &PeersConfig{Name: "tasks.gw", Port: 9444, TLSCA: "/p/ca.pem", TLSCert: "/p/cert.pem", TLSKey: "/p/key.pem",
+				ServerName: "gw", Interval: caddy.Duration(500 * time.Millisecond)}},
+		},
+		{name: "peers without TLS", input: "swarm {\n peers tasks.gw\n}", wantErr: "peers: tls_ca, tls_cert and tls_key are required"},
+		{name: "peers without a name", input: "swarm {\n peers\n}", wantErr: "wrong argument count"},
+		{name: "peers with a bad port", input: "swarm {\n peers tasks.gw {\n port 0\n }\n}", wantErr: "want 1 to 65535"},
+		{name: "peers with scaling off", input: "swarm {\n tls_ca a\n tls_cert b\n tls_key c\n scaling off\n peers tasks.gw\n}", wantErr: "scaling, which is off"},
+		{name: "peers, unknown option", input: "swarm {\n peers tasks.gw {\n ttl 3\n }\n}", wantErr: "peers: unrecognized option 'ttl'"},
 		{name: "poll_only takes no value", input: "swarm {\n poll_only yes\n}", wantErr: "wrong argument count"},
 	}
 	for _, tt := range tests {

@@ -119,6 +119,11 @@ type Discovery struct {
 	// the one engine of docker_host, named `default`
 	Engines []EngineConfig `json:"engines,omitempty"`
 
+	// How this gateway finds the swarm's other gateways, so that one of
+	// them scales from the load of all. See docs/peers.md. Default: none,
+	// a gateway decides alone
+	Peers *PeersConfig `json:"peers,omitempty"`
+
 	// watcher is the shared watcher these options attached to, and
 	// scaler its autoscaler (nil with scaling off). They are set once, by
 	// Provision, and never cleared: requests of an old config may still
@@ -171,6 +176,7 @@ func (d *Discovery) setDefaults() {
 		d.Scaling = on
 	}
 	d.setEngineDefaults()
+	d.setPeersDefaults()
 }
 
 // validate checks the options once their defaults are set, and puts the
@@ -201,12 +207,13 @@ func (d *Discovery) validate() error {
 		errs = append(errs, errors.New("tls_cert and tls_key must be set together"))
 	}
 	errs = append(errs, d.validateEngines()...)
+	errs = append(errs, d.validatePeers())
 	return errors.Join(errs...)
 }
 
 // key identifies the watcher these options need, for sharing.
 func (d Discovery) key() string {
-	b, _ := json.Marshal(d) // a struct of strings, durations and a bool cannot fail
+	b, _ := json.Marshal(d) // a struct of strings, durations, bools and slices of them cannot fail
 	return "swarm:" + string(b)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -19,16 +20,9 @@ import (
 type shared struct {
 	watcher *discovery.Watcher
 	scaler  *scaling.Autoscaler // nil with scaling off
+	peers   *peerGroup          // nil without the peers option
 	stop    context.CancelFunc  // ends the autoscaler's Run
 	done    chan struct{}       // closed when Run has returned
-}
-
-// peersFor returns the peers the autoscaler of d's watcher decides with;
-// self is this gateway's report, which they serve to the others. This is
-// where a peer exchange (package scaling/peers) plugs in; the default is
-// a gateway alone, which always decides.
-var peersFor = func(d *Discovery, self func() scaling.Report) (scaling.Peers, error) {
-	return scaling.Single{}, nil
 }
 
 // share returns w with its autoscaler started (unless scaling is off).
@@ -37,19 +31,33 @@ func (d *Discovery) share(w *discovery.Watcher) (*shared, error) {
 	if d.Scaling == off {
 		return sh, nil
 	}
-	var a *scaling.Autoscaler
-	peers, err := peersFor(d, func() scaling.Report { return a.Report() })
-	if err != nil {
-		return nil, errors.Join(err, w.Destruct())
-	}
 	gateway, _ := os.Hostname()
-	a = scaling.New(scaling.Options{
+	// Peers may ask for this gateway's report as soon as they start,
+	// before the autoscaler exists: until then it has no load.
+	var self atomic.Pointer[scaling.Autoscaler]
+	report := func() scaling.Report {
+		if a := self.Load(); a != nil {
+			return a.Report()
+		}
+		return scaling.Report{Gateway: gateway}
+	}
+	var peers scaling.Peers = scaling.Single{}
+	log := caddy.Log().Named("swarm.scaling")
+	if d.Peers != nil {
+		pg, err := startPeers(d.Peers, report, log.Named("peers"))
+		if err != nil {
+			return nil, errors.Join(err, w.Destruct())
+		}
+		sh.peers, peers = pg, pg.group
+	}
+	a := scaling.New(scaling.Options{
 		Services: func() []scaling.Service { return w.Table().ScaledServices() },
 		Scaler:   w,
 		Peers:    peers,
 		Gateway:  gateway,
-		Log:      caddy.Log().Named("swarm.scaling"),
+		Log:      log,
 	})
+	self.Store(a)
 	ctx, cancel := context.WithCancel(context.Background())
 	sh.scaler, sh.stop, sh.done = a, cancel, make(chan struct{})
 	go func() {
@@ -65,6 +73,9 @@ func (sh *shared) Destruct() error {
 	if sh.stop != nil {
 		sh.stop()
 		<-sh.done
+	}
+	if sh.peers != nil {
+		sh.peers.Stop()
 	}
 	return sh.watcher.Destruct()
 }

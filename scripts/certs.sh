@@ -3,7 +3,7 @@
 # (mutual TLS), in DIR (default build/certs):
 #   ca.pem, ca-key.pem             a CA made for this deployment only
 #   server-cert.pem, server-key.pem  docker-api's certificate (names: docker-api, tasks.docker-api, localhost)
-#   cert.pem, key.pem              the gateways' client certificate
+#   cert.pem, key.pem              the gateways' certificate: a client of docker-api, and of and to each other (peers; name faas-gateway)
 # Existing files are kept (FORCE=1 remakes them). Keys are ECDSA P-256.
 set -euo pipefail
 dir=${1:-build/certs}
@@ -27,7 +27,7 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -d
 
 key key.pem
 openssl req -new -key key.pem -subj "/CN=faas-gateway" -out client.csr
-printf 'extendedKeyUsage=clientAuth\n' >client.ext
+printf 'subjectAltName=DNS:faas-gateway\nextendedKeyUsage=clientAuth,serverAuth\n' >client.ext
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days "$days" -sha256 -extfile client.ext -out cert.pem 2>/dev/null
 
 rm -f server.csr client.csr server.ext client.ext ca.srl

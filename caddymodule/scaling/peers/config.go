@@ -138,6 +138,9 @@ func (c Config) tlsConfigs() (server, client *tls.Config, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("peers: loading the gateway certificate: %w", err)
 	}
+	if err := c.checkOwn(cert, pool); err != nil {
+		return nil, nil, err
+	}
 	server = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -154,4 +157,23 @@ func (c Config) tlsConfigs() (server, client *tls.Config, err error) {
 		ServerName: c.ServerName,
 	}
 	return server, client, nil
+}
+
+// checkOwn fails early, with the fix, when this gateway's own certificate
+// is one its peers would refuse: not chained to the CA, or without the
+// server name or either usage (as the gateways' certificate of an older
+// scripts/certs.sh, made for docker-api only).
+func (c Config) checkOwn(cert tls.Certificate, pool *x509.CertPool) error {
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("peers: parsing the gateway certificate: %w", err)
+	}
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		_, err := leaf.Verify(x509.VerifyOptions{DNSName: c.ServerName, Roots: pool, KeyUsages: []x509.ExtKeyUsage{usage}})
+		if err != nil {
+			return fmt.Errorf("peers: the gateway certificate %s would be refused by its peers (%w): it needs the name %s and the serverAuth and clientAuth usages, from the CA in %s (FORCE=1 make certs remakes them)",
+				c.CertFile, err, c.ServerName, c.CAFile)
+		}
+	}
+	return nil
 }

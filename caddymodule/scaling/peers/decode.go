@@ -47,8 +47,9 @@ func checkReport(rep scaling.Report) error {
 		return fmt.Errorf("%d services, more than %d", len(rep.Services), maxServices)
 	}
 	for key, load := range rep.Services {
-		engine, id, ok := strings.Cut(key, "/")
-		if !ok || engine == "" || id == "" || len(key) > maxName {
+		// The engine is "" in a gateway that reads one (scaling.Key).
+		_, id, ok := strings.Cut(key, "/")
+		if !ok || id == "" || len(key) > maxName {
 			return fmt.Errorf("service key %.64q is not <engine>/<service ID>", key)
 		}
 		if math.IsNaN(load.InFlight) || load.InFlight < 0 || load.InFlight > maxInFlight {

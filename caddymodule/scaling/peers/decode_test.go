@@ -1,7 +1,10 @@
 package peers
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -9,32 +12,34 @@ import (
 )
 
 func TestDecodeReport(t *testing.T) {
-	big := `{"Gateway":"g","Services":{` + strings.Repeat(`"docker/s":{"InFlight":1,"Requests":1},`, maxBody/30) + `"docker/t":{}}}`
+	big := `{"gateway":"g","services":{` + strings.Repeat(`"docker/s":{"in_flight":1,"requests":1},`, maxBody/30) + `"docker/t":{}}}`
 	tests := []struct {
 		name    string
 		body    string
 		want    scaling.Report
 		wantErr string
 	}{
-		{"valid", `{"Gateway":"g1","Services":{"docker/abc":{"InFlight":2.5,"Requests":10}}}`,
+		{"valid", `{"gateway":"g1","services":{"docker/abc":{"in_flight":2.5,"requests":10}}}`,
 			scaling.Report{Gateway: "g1", Services: map[string]scaling.ServiceLoad{"docker/abc": {InFlight: 2.5, Requests: 10}}}, ""},
-		{"valid, no services", `{"Gateway":"g1"}` + "\n", scaling.Report{Gateway: "g1"}, ""},
-		{"unknown field", `{"Gateway":"g1","Replicas":9}`, scaling.Report{}, "unknown field"},
-		{"unknown field in a load", `{"Gateway":"g1","Services":{"docker/a":{"Desired":9}}}`, scaling.Report{}, "unknown field"},
-		{"trailing data", `{"Gateway":"g1"}{"Gateway":"g2"}`, scaling.Report{}, "data after"},
+		{"valid, no services", `{"gateway":"g1"}` + "\n", scaling.Report{Gateway: "g1"}, ""},
+		{"unknown field", `{"gateway":"g1","Replicas":9}`, scaling.Report{}, "unknown field"},
+		{"unknown field in a load", `{"gateway":"g1","services":{"docker/a":{"Desired":9}}}`, scaling.Report{}, "unknown field"},
+		{"trailing data", `{"gateway":"g1"}{"gateway":"g2"}`, scaling.Report{}, "data after"},
 		{"not JSON", `Gateway: g1`, scaling.Report{}, "decoding"},
 		{"empty", ``, scaling.Report{}, "decoding"},
-		{"wrong type", `{"Gateway":"g1","Services":{"docker/a":{"InFlight":"9"}}}`, scaling.Report{}, "decoding"},
-		{"negative requests", `{"Gateway":"g1","Services":{"docker/a":{"Requests":-1}}}`, scaling.Report{}, "decoding"},
-		{"NaN", `{"Gateway":"g1","Services":{"docker/a":{"InFlight":NaN}}}`, scaling.Report{}, "decoding"},
-		{"infinite", `{"Gateway":"g1","Services":{"docker/a":{"InFlight":1e999}}}`, scaling.Report{}, "decoding"},
-		{"negative in flight", `{"Gateway":"g1","Services":{"docker/a":{"InFlight":-0.5}}}`, scaling.Report{}, "in flight"},
-		{"huge in flight", `{"Gateway":"g1","Services":{"docker/a":{"InFlight":1e300}}}`, scaling.Report{}, "in flight"},
-		{"huge requests", `{"Gateway":"g1","Services":{"docker/a":{"Requests":18446744073709551615}}}`, scaling.Report{}, "requests"},
-		{"no gateway name", `{"Services":{}}`, scaling.Report{}, "gateway name"},
-		{"long gateway name", `{"Gateway":"` + strings.Repeat("g", maxName+1) + `"}`, scaling.Report{}, "gateway name"},
-		{"key without engine", `{"Gateway":"g1","Services":{"abc":{}}}`, scaling.Report{}, "service key"},
-		{"key with an empty ID", `{"Gateway":"g1","Services":{"docker/":{}}}`, scaling.Report{}, "service key"},
+		{"wrong type", `{"gateway":"g1","services":{"docker/a":{"in_flight":"9"}}}`, scaling.Report{}, "decoding"},
+		{"negative requests", `{"gateway":"g1","services":{"docker/a":{"requests":-1}}}`, scaling.Report{}, "decoding"},
+		{"NaN", `{"gateway":"g1","services":{"docker/a":{"in_flight":NaN}}}`, scaling.Report{}, "decoding"},
+		{"infinite", `{"gateway":"g1","services":{"docker/a":{"in_flight":1e999}}}`, scaling.Report{}, "decoding"},
+		{"negative in flight", `{"gateway":"g1","services":{"docker/a":{"in_flight":-0.5}}}`, scaling.Report{}, "in flight"},
+		{"huge in flight", `{"gateway":"g1","services":{"docker/a":{"in_flight":1e300}}}`, scaling.Report{}, "in flight"},
+		{"huge requests", `{"gateway":"g1","services":{"docker/a":{"requests":18446744073709551615}}}`, scaling.Report{}, "requests"},
+		{"no gateway name", `{"services":{}}`, scaling.Report{}, "gateway name"},
+		{"long gateway name", `{"gateway":"` + strings.Repeat("g", maxName+1) + `"}`, scaling.Report{}, "gateway name"},
+		{"key without a slash", `{"gateway":"g1","services":{"abc":{}}}`, scaling.Report{}, "service key"},
+		{"key of the one engine", `{"gateway":"g1","services":{"/abc":{"in_flight":1}}}`,
+			scaling.Report{Gateway: "g1", Services: map[string]scaling.ServiceLoad{scaling.Key("", "abc"): {InFlight: 1}}}, ""},
+		{"key with an empty ID", `{"gateway":"g1","services":{"docker/":{}}}`, scaling.Report{}, "service key"},
 		{"over the size limit", big, scaling.Report{}, "decoding"},
 	}
 	for _, tt := range tests {
@@ -68,5 +73,26 @@ func TestCheckReportTooManyServices(t *testing.T) {
 	}
 	if err := checkReport(rep); err == nil || !strings.Contains(err.Error(), "services") {
 		t.Fatalf("error %v, want too many services", err)
+	}
+}
+
+// TestDecodeReportRoundTrip decodes what a gateway serves, the autoscaler's
+// Report encoded as the server encodes it, with keys of one engine ("")
+// and of named engines.
+func TestDecodeReportRoundTrip(t *testing.T) {
+	want := scaling.Report{Gateway: "3f2c9e1a", Services: map[string]scaling.ServiceLoad{
+		scaling.Key("", "svc1"):     {InFlight: 12.5, Requests: 1 << 40},
+		scaling.Key("east", "svc2"): {Requests: 7},
+	}}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeReport(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded %+v, want %+v", got, want)
 	}
 }

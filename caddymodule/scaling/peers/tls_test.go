@@ -16,7 +16,7 @@ import (
 	"github.com/faas-gateway/faas-gateway/internal/testca"
 )
 
-const goodReport = `{"Gateway":"rogue","Services":{"docker/svc":{"InFlight":500,"Requests":1}}}`
+const goodReport = `{"gateway":"rogue","services":{"docker/svc":{"in_flight":500,"requests":1}}}`
 
 // TestPeerCertificateAndReportChecked runs a peer that the poller must
 // refuse (or, for the control, accept): it sits at a lower address than the
@@ -49,13 +49,13 @@ func TestPeerCertificateAndReportChecked(t *testing.T) {
 		}, 200, goodReport, false, false},
 		{"absurd report", func() tls.Certificate {
 			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
-		}, 200, `{"Gateway":"rogue","Services":{"docker/svc":{"InFlight":-3}}}`, false, true},
+		}, 200, `{"gateway":"rogue","services":{"docker/svc":{"in_flight":-3}}}`, false, true},
 		{"unknown field", func() tls.Certificate {
 			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
-		}, 200, `{"Gateway":"rogue","Replicas":100}`, false, true},
+		}, 200, `{"gateway":"rogue","Replicas":100}`, false, true},
 		{"oversized report", func() tls.Certificate {
 			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
-		}, 200, `{"Gateway":"` + strings.Repeat("r", maxBody) + `"}`, false, true},
+		}, 200, `{"gateway":"` + strings.Repeat("r", maxBody) + `"}`, false, true},
 		{"error status", func() tls.Certificate {
 			return s.ca.IssueTLS(t, "peer", testca.Both, "faas-gateway")
 		}, 500, goodReport, false, true},
