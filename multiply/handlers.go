@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // result is the success body. The field names are an API: load-spread
@@ -36,12 +37,12 @@ type operation func(x, y int64) (int64, bool)
 // maxBodyBytes bounds a POST form body; a longer one answers 413.
 const maxBodyBytes = 1 << 16
 
-// newMux serves the operations as serviceID, and /healthz: 200, or 503
-// while draining reports true.
-func newMux(serviceID string, draining func() bool) *http.ServeMux {
+// newMux serves the operations as serviceID, each answer held for delay,
+// and /healthz: 200, or 503 while draining reports true.
+func newMux(serviceID string, draining func() bool, delay time.Duration) *http.ServeMux {
 	mux := http.NewServeMux()
 	for name, op := range map[string]operation{"add": add, "multiply": multiply} {
-		route(mux, "/api/v1/"+name, handleOperation(name, op, serviceID), http.MethodGet, http.MethodHead, http.MethodPost)
+		route(mux, "/api/v1/"+name, delayed(delay, handleOperation(name, op, serviceID)), http.MethodGet, http.MethodHead, http.MethodPost)
 	}
 	route(mux, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -56,6 +57,23 @@ func newMux(serviceID string, draining func() bool) *http.ServeMux {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no such endpoint: %s %s (try GET /api/v1/add?x=1&y=2)", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// delayed holds each request for d before h answers it (a workload slower
+// than arithmetic, for load tests), or until its client leaves.
+func delayed(d time.Duration, h http.HandlerFunc) http.HandlerFunc {
+	if d <= 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			h(w, r)
+		case <-r.Context().Done():
+		}
+	}
 }
 
 // route serves path with h for each of methods, and answers any other method

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -9,10 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOperations(t *testing.T) {
-	mux := newMux("replica-1", notDraining)
+	mux := newMux("replica-1", notDraining, 0)
 	maxI, minI := strconv.FormatInt(math.MaxInt64, 10), strconv.FormatInt(math.MinInt64, 10)
 	tests := []struct {
 		name       string
@@ -77,7 +79,7 @@ func TestOperations(t *testing.T) {
 // TestResponseShape pins the JSON field names that load-spread scripts read.
 func TestResponseShape(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newMux("abc", notDraining).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/add?x=10&y=25", nil))
+	newMux("abc", notDraining, 0).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/add?x=10&y=25", nil))
 	want := `{"Data":{"Operation":"add","X":10,"Y":25,"Result":35,"ServiceID":"abc"}}` + "\n"
 	if rec.Body.String() != want {
 		t.Errorf("body = %s, want %s", rec.Body, want)
@@ -88,7 +90,7 @@ func TestPostForm(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/multiply", strings.NewReader("x=3&y=4"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	newMux("r", notDraining).ServeHTTP(rec, req)
+	newMux("r", notDraining, 0).ServeHTTP(rec, req)
 	var r result
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Data.Result != 12 {
 		t.Errorf("POST form: %d %s", rec.Code, rec.Body)
@@ -97,7 +99,7 @@ func TestPostForm(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newMux("r", notDraining).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	newMux("r", notDraining, 0).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != 200 || rec.Body.String() != "ok\n" {
 		t.Errorf("healthz = %d %q", rec.Code, rec.Body)
 	}
@@ -107,7 +109,7 @@ func TestHealthz(t *testing.T) {
 // an Allow header, in the service's JSON error format; an unknown path stays
 // 404 whatever the method.
 func TestMethods(t *testing.T) {
-	mux := newMux("r", notDraining)
+	mux := newMux("r", notDraining, 0)
 	const opsAllow, healthAllow = "GET, HEAD, POST", "GET, HEAD"
 	tests := []struct {
 		method, target string
@@ -170,7 +172,7 @@ func TestBodyTooLarge(t *testing.T) {
 		{"far over", strings.NewReader(form(16 * limit)), 413},
 		{"over, length unknown", io.MultiReader(strings.NewReader(form(limit + 1))), 413},
 	}
-	mux := newMux("r", notDraining)
+	mux := newMux("r", notDraining, 0)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/add", tt.body)
@@ -210,7 +212,7 @@ func FuzzOperations(f *testing.F) {
 		f.Add("add", s)
 		f.Add("multiply", s)
 	}
-	mux := newMux("fuzz", notDraining)
+	mux := newMux("fuzz", notDraining, 0)
 	f.Fuzz(func(t *testing.T, op, query string) {
 		if op != "add" && op != "multiply" {
 			op = "add"
@@ -238,3 +240,29 @@ func FuzzOperations(f *testing.F) {
 
 // notDraining is a server that is not stopping.
 func notDraining() bool { return false }
+
+// TestResponseDelay checks that an operation's answer is held for the
+// delay, /healthz's is not, and a client that leaves ends the wait.
+func TestResponseDelay(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	mux := newMux("r", notDraining, delay)
+	for _, tt := range []struct {
+		path    string
+		atLeast bool
+	}{{"/api/v1/add?x=1&y=2", true}, {"/healthz", false}} {
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if took := time.Since(start); rec.Code != http.StatusOK || (took >= delay) != tt.atLeast {
+			t.Errorf("GET %s = %d after %v, want 200, held %v: %v", tt.path, rec.Code, took, delay, tt.atLeast)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/add?x=1&y=2", nil).WithContext(ctx))
+	if took := time.Since(start); took >= delay || rec.Body.Len() != 0 {
+		t.Errorf("a request whose client left was held %v and answered %q, want neither", took, rec.Body.String())
+	}
+}

@@ -11,8 +11,9 @@
 //
 // Flags: -addr (default :8080), -healthcheck (probe -addr's /healthz and exit
 // 0 or 1: the image's HEALTHCHECK, since a scratch image has no curl),
-// -shutdown-delay, -shutdown-timeout. SERVICE_ID names the replica (default:
-// the hostname).
+// -shutdown-delay, -shutdown-timeout, -response-delay (RESPONSE_DELAY,
+// default 0: each operation's answer held that long, a slower workload for
+// load tests). SERVICE_ID names the replica (default: the hostname).
 //
 // On SIGTERM it drains: for -shutdown-delay (SHUTDOWN_DELAY, default 2s) it
 // keeps serving every request, new connections included, while /healthz
@@ -40,6 +41,10 @@ import (
 // about what a gateway takes to learn that a container is leaving.
 const defaultShutdownDelay = 2 * time.Second
 
+// maxResponseDelay bounds -response-delay, so that no setting holds
+// requests beyond any client's patience.
+const maxResponseDelay = time.Minute
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -64,6 +69,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		delay = d
 	}
 	shutdownDelay := fs.Duration("shutdown-delay", delay, "how long to keep serving after SIGTERM, with /healthz answering 503 (default SHUTDOWN_DELAY, else 2s)")
+	var respond time.Duration
+	if v := getenv("RESPONSE_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxResponseDelay {
+			return fmt.Errorf("RESPONSE_DELAY=%q: want a duration from 0 to %v, such as 100ms", v, maxResponseDelay)
+		}
+		respond = d
+	}
+	responseDelay := fs.Duration("response-delay", respond, "how long each answer of an operation is held (default RESPONSE_DELAY, else 0): a slower workload, for load tests")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -86,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	var draining atomic.Bool
 	srv := &http.Server{
-		Handler:           newMux(id, draining.Load),
+		Handler:           newMux(id, draining.Load, *responseDelay),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       90 * time.Second,
 	}

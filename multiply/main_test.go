@@ -195,9 +195,16 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	}
 }
 
-func TestBadShutdownDelay(t *testing.T) {
-	env := map[string]string{"SHUTDOWN_DELAY": "soon"}
-	if err := run(context.Background(), []string{"multiply"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DELAY") {
-		t.Errorf("SHUTDOWN_DELAY=soon: %v, want an error naming it", err)
+func TestBadDelays(t *testing.T) {
+	for _, tt := range []struct{ key, val string }{
+		{"SHUTDOWN_DELAY", "soon"},
+		{"RESPONSE_DELAY", "soon"},
+		{"RESPONSE_DELAY", "-1s"},
+		{"RESPONSE_DELAY", "2h"},
+	} {
+		env := map[string]string{tt.key: tt.val}
+		if err := run(context.Background(), []string{"multiply"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%s=%s: %v, want an error naming it", tt.key, tt.val, err)
+		}
 	}
 }
