@@ -69,7 +69,7 @@ test: images swarm
 	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
 
 ## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only
-## (about 7 minutes), then test-engines
+## (about 7 minutes), then test-engines (under a minute)
 test-cluster: images certs
 	scripts/cluster.sh run
 	scripts/cluster.sh engines

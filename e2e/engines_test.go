@@ -74,10 +74,13 @@ func (e enginesEnv) onB(t *testing.T, args ...string) string {
 
 // runB starts a labelled multiply container on b, publishing 8080 on
 // any host port, named as the replica it answers as, and removes it when
-// the test ends.
+// the test ends. It has the labels docker compose gives a service's
+// containers, so that b's containers are one service, one route, as
+// `docker compose up --scale` makes them (docs/containers.md).
 func (e enginesEnv) runB(t *testing.T, name string) {
 	t.Helper()
 	e.onB(t, "run", "-d", "--name", name, "-p", "8080", "--env", "SERVICE_ID="+name,
+		"--label", "com.docker.compose.project=engines", "--label", "com.docker.compose.service=multiply-b",
 		"--label", "faas.enable=true", "--label", "faas.path="+enginesPathB, "--label", "faas.port=8080", multiplyImage)
 	t.Cleanup(func() { _, _ = docker(t, time.Minute, "-H", e.b, "rm", "-f", name) })
 }
@@ -99,7 +102,7 @@ func TestEngines(t *testing.T) {
 	step("the default bridges overlap: a %s, b %s", subA, subB)
 	fmt.Fprintf(&report, "several engines in one gateway (scripts/cluster.sh engines): engine a, a one-node swarm; engine b, a plain engine; default bridges a %s, b %s\n", subA, subB)
 
-	mustDocker(t, "service", "create", "--detach", "--name", enginesSvcA, "--network", e.network, "--replicas", "1",
+	mustDocker(t, "service", "create", "--detach", "--no-resolve-image", "--name", enginesSvcA, "--network", e.network, "--replicas", "1",
 		"--env", "SERVICE_ID={{.Task.Name}}", "--stop-grace-period", "10s",
 		"--label", "faas.enable=true", "--label", "faas.path="+enginesPathA, "--label", "faas.port=8080", multiplyImage)
 	t.Cleanup(func() { _, _ = docker(t, time.Minute, "service", "rm", enginesSvcA) })
@@ -107,8 +110,12 @@ func TestEngines(t *testing.T) {
 	for _, n := range namesB {
 		e.runB(t, n)
 	}
-	decoyAddrs := e.requireDecoys(t, namesB...)
-	step("a's service %s (on %s) and b's containers %s (on b's bridge at %s, where a's bridge has decoys)",
+	pid, err := strconv.Atoi(strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Pid}}", e.gateway)))
+	if err != nil {
+		t.Fatalf("the gateway's pid: %v", err)
+	}
+	decoyAddrs := e.requireDecoys(t, pid, namesB...)
+	step("a's service %s (on %s) and b's containers %s (on b's bridge at %s, where a's bridge has decoys that the gateway reaches)",
 		enginesSvcA, e.network, strings.Join(namesB, ", "), decoyAddrs)
 
 	var tasksA map[string]bool
@@ -146,10 +153,9 @@ func TestEngines(t *testing.T) {
 		step("%s answered 100 of 100 times by its engine's replicas: %v", c.path, seen)
 	}
 
-	pid := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Pid}}", e.gateway))
 	routes := e.checkRoutes(t, pid, namesB)
 	step("routes API: %s", routes)
-	fmt.Fprintf(&report, "  routes: %s; b's containers are at %s on b's bridge, where a's has decoys: none answered\n", routes, decoyAddrs)
+	fmt.Fprintf(&report, "  routes: %s; b's containers are at %s on b's bridge, where a's has decoys that the gateway reaches: none answered\n", routes, decoyAddrs)
 	if states, err := engineStates(pid); err != nil || !states["a"].Reachable || !states["b"].Reachable {
 		t.Fatalf("status before the outage: %v %v, want a and b reachable", states, err)
 	}
@@ -189,7 +195,7 @@ func TestEngines(t *testing.T) {
 
 	const unseen = "multiply-b-3"
 	e.runB(t, unseen)
-	e.requireDecoys(t, unseen)
+	e.requireDecoys(t, pid, unseen)
 	mustDocker(t, "service", "scale", "--detach", enginesSvcA+"=2")
 	var added string
 	eventually(t, "a's second replica running", time.Minute, func() error {
@@ -206,7 +212,8 @@ func TestEngines(t *testing.T) {
 		_, err := answeredBy(e.base, enginesPathA, func(id string) bool { return ofTasks(id, map[string]bool{added: true}) })
 		return err
 	})
-	step("a scaled 1→2 during b's outage (%s); %s started %s with b still down", unseen, added, running.Format("15:04:05.000"))
+	step("a scaled 1→2 during b's outage; its task %s ran at %s and answers through the gateway; b started %s, unseen", added, running.Format("15:04:05.000"), unseen)
+	step("routes API during the outage, b's last known routes: %s", e.checkRoutes(t, pid, namesB))
 	time.Sleep(2 * time.Second)
 
 	up := time.Now()
@@ -223,6 +230,8 @@ func TestEngines(t *testing.T) {
 		return err
 	})
 	step("b's docker-api back: reachable after %v; %s routed", seenUp.Round(time.Millisecond), unseen)
+	allB := append(slices.Clone(namesB), unseen)
+	step("routes API after the outage: %s", e.checkRoutes(t, pid, allB))
 	time.Sleep(time.Second)
 	cancel()
 	recsA, recsB := <-loadA, <-loadB
@@ -252,7 +261,7 @@ func TestEngines(t *testing.T) {
 		}
 	}
 	for _, r := range recsB {
-		if !r.Failed() && !slices.Contains(append(namesB, unseen), r.ServiceID) {
+		if !r.Failed() && !slices.Contains(allB, r.ServiceID) {
 			strays[enginesPathB+" from "+r.ServiceID]++
 		}
 		if r.Sent.After(down) && r.Done().Before(up) {
@@ -302,9 +311,10 @@ func TestEngines(t *testing.T) {
 
 // requireDecoys checks that each of b's containers has an address on b's
 // default bridge that, on a's default bridge, a decoy holds (a multiply
-// container that no label routes, answering as decoy-<n>), and returns
-// the addresses.
-func (e enginesEnv) requireDecoys(t *testing.T, names ...string) string {
+// container that no label routes, answering as decoy-<n>), and that the
+// gateway (process pid) reaches that decoy there, as it would if it
+// dialled b's container at that address. It returns the addresses.
+func (e enginesEnv) requireDecoys(t *testing.T, pid int, names ...string) string {
 	t.Helper()
 	holders := map[string]string{}
 	out := mustDocker(t, "network", "inspect", "bridge", "--format", `{{range .Containers}}{{.Name}} {{.IPv4Address}}{{"\n"}}{{end}}`)
@@ -318,6 +328,14 @@ func (e enginesEnv) requireDecoys(t *testing.T, names ...string) string {
 		ip := strings.TrimSpace(e.onB(t, "inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", n))
 		if h := holders[ip]; !strings.HasPrefix(h, "decoy-") {
 			t.Fatalf("b's %s is at %s on b's bridge; on a's bridge that address is held by %q, want a decoy (a's bridge: %v; raise engines_decoys in scripts/cluster.sh)", n, ip, h, holders)
+		}
+		body, err := getInNetns(pid, "http://"+net.JoinHostPort(ip, "8080")+"/api/v1/add?x=10&y=25")
+		var r loadgen.Reply
+		if err == nil {
+			err = json.Unmarshal(body, &r)
+		}
+		if err != nil || r.Data.ServiceID != holders[ip] {
+			t.Fatalf("from the gateway's network namespace, %s:8080 answered %q (%v), want decoy %s", ip, body, err, holders[ip])
 		}
 		addrs = append(addrs, ip)
 	}
@@ -339,13 +357,9 @@ type enginesRoute struct {
 // with replicas at addresses on a's overlay; b's engine b's, with one
 // replica per container, at b's host and the port it publishes there. It
 // returns a line that says what it saw.
-func (e enginesEnv) checkRoutes(t *testing.T, pid string, namesB []string) string {
+func (e enginesEnv) checkRoutes(t *testing.T, pid int, namesB []string) string {
 	t.Helper()
-	n, err := strconv.Atoi(pid)
-	if err != nil {
-		t.Fatalf("the gateway's pid %q: %v", pid, err)
-	}
-	body, err := adminGet(n, "/swarm/routes")
+	body, err := adminGet(pid, "/swarm/routes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,12 +423,8 @@ type engineState struct {
 
 // engineStates reads the gateway's /swarm/status: each engine's Docker
 // API state, by name.
-func engineStates(pid string) (map[string]engineState, error) {
-	n, err := strconv.Atoi(pid)
-	if err != nil {
-		return nil, err
-	}
-	body, err := adminGet(n, "/swarm/status")
+func engineStates(pid int) (map[string]engineState, error) {
+	body, err := adminGet(pid, "/swarm/status")
 	if err != nil {
 		return nil, err
 	}
