@@ -90,7 +90,8 @@ func TestEngines(t *testing.T) {
 	e := enginesFromEnv(t)
 	step := func(format string, args ...any) {
 		t.Helper()
-		t.Logf("step: "+format, args...)
+		// scripts/cluster.sh prints these lines as its progress.
+		t.Logf("step %s: %s", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
 	var report strings.Builder
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cluster.sh up|test|lifecycle|local|down|run|scenarios|engines: a real three-node
 # swarm on this one machine, for `make test-cluster` (run: up, test, and down
-# whatever happens, then engines) and `make scenarios` (scenarios: up, the
+# whatever happens; then engines) and `make scenarios` (scenarios: up, the
 # gateway lifecycle, down). engines is another layout of the same nodes: two
 # independent engines, a one-node swarm (node 1) and a plain engine (node 4,
 # 10.99.0.14), and one gateway reading both (e2e/engines_test.go).
@@ -241,6 +241,7 @@ engine_a=$(node_ip 1) engine_b=$(node_ip 4)
 engines_hosts=(--add-host "engine-a:$engine_a" --add-host "engine-b:$engine_b")
 engines_certs=build/certs-engines
 engines_api=engines-docker-api engines_gw=engines-gateway engines_net=engines_net
+# One decoy for each container the test starts on b.
 engines_decoys=3
 
 # engines: the proof of several engines in one gateway (issue 22, docs/engines.md):
@@ -270,12 +271,12 @@ engines() {
 			-v "$(node_sock "$n"):/var/run/docker.sock" -v "$PWD/$engines_certs:/certs:ro" \
 			"$GATEWAY_IMAGE" run --config /etc/caddy/docker-api.Caddyfile --adapter caddyfile >/dev/null
 	done
-	for e in "a $engine_a" "b $engine_b"; do
-		set -- $e
-		ping=(curl -fsS -m 2 --resolve "engine-$1:2376:$2" --cacert "$engines_certs/ca.pem" --cert "$engines_certs/cert.pem"
-			--key "$engines_certs/key.pem" "https://engine-$1:2376/_ping")
+	for name in a b; do
+		local ip_var=engine_$name
+		ping=(curl -fsS -m 2 --resolve "engine-$name:2376:${!ip_var}" --cacert "$engines_certs/ca.pem"
+			--cert "$engines_certs/cert.pem" --key "$engines_certs/key.pem" "https://engine-$name:2376/_ping")
 		for _ in $(seq 30); do "${ping[@]}" >/dev/null 2>&1 && break; sleep 0.5; done
-		"${ping[@]}" >/dev/null || fail "docker-api on $2:2376 does not answer with the client certificate"
+		"${ping[@]}" >/dev/null || fail "docker-api of engine $name (${!ip_var}:2376) does not answer with the client certificate"
 	done
 	log "docker-api (mutual TLS) on engine a ($engine_a:2376, swarm manager) and engine b ($engine_b:2376, no swarm)"
 	d 1 network create --driver overlay --attachable "$engines_net" >/dev/null
@@ -292,7 +293,7 @@ engines() {
 		FAAS_ENGINE_B_HOST=$engine_b FAAS_ENGINES_GATEWAY_CONTAINER=$engines_gw FAAS_ENGINES_DOCKER_API=$engines_api \
 		FAAS_ENGINES_NETWORK=$engines_net \
 		bash -c 'cd e2e && exec ../build/engines.test -test.count=1 -test.timeout 5m -test.v -test.run "^TestEngines$"' 2>&1 |
-		tee /tmp/faas-engines.log | sed -un 's/^ *engines_test.go:[0-9]*: step: /== engines: /p' ||
+		tee /tmp/faas-engines.log | sed -un 's/^ *engines_test.go:[0-9]*: step \([0-9:]*\): /== engines \1: /p' ||
 		{ tail -n 60 /tmp/faas-engines.log >&2; d 1 logs --tail 40 "$engines_gw" >&2 || true; fail "engines (log: /tmp/faas-engines.log)"; }
 	cat build/engines.txt
 	log "PASS"
