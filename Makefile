@@ -25,7 +25,7 @@ SOAK_DURATION  ?= 30m
 export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE
 export GATEWAY_PORT := $(PORT)
 
-.PHONY: up up-https up-cluster up-compose down-compose certs down test test-cluster unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
+.PHONY: up up-https up-cluster up-compose down-compose certs down test test-cluster test-engines unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
 
 ## up: build the images, make this node a swarm manager if needed, deploy, wait until the URL answers
 up: images swarm
@@ -68,9 +68,16 @@ test: images swarm
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./e2e
 	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
 
-## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only (about 7 minutes)
+## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only
+## (about 7 minutes), then test-engines (under a minute)
 test-cluster: images certs
 	scripts/cluster.sh run
+	scripts/cluster.sh engines
+
+## test-engines: two engines (a one-node swarm, a plain engine) behind docker-api, one gateway reading both,
+## one engine's docker-api stopped under load (docs/engines.md#how-it-is-tested)
+test-engines: images
+	scripts/cluster.sh engines
 
 ## scenarios: the full load scenarios (scaling, rolling updates, Docker API outage, bad labels), gateway against reference;
 ## the gateway's own lifecycle: its upgrade on this node, and on the 3-node cluster behind a stand-in load balancer

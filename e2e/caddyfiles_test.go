@@ -27,7 +27,7 @@ func TestProxySettingsAgree(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("../Caddyfile: its reverse_proxy has no settings to compare")
 	}
-	for _, file := range []string{"testdata/reference.Caddyfile", "testdata/static.Caddyfile.tmpl", "../https/Caddyfile"} {
+	for _, file := range []string{"testdata/reference.Caddyfile", "testdata/static.Caddyfile.tmpl", "testdata/engines.Caddyfile", "../https/Caddyfile"} {
 		got, err := proxySettings(file)
 		if err != nil {
 			t.Fatal(err)

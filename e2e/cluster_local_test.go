@@ -64,7 +64,7 @@ func TestClusterLocal(t *testing.T) {
 		}
 		base := "http://" + gw
 		eventually(t, "gateway "+gw+" answers from its node's replica", time.Minute, func() error {
-			id, err := nearReplica(base)
+			id, err := replicaAt(base, "/near")
 			if err == nil && !onNode(id, node) {
 				err = fmt.Errorf("answered by %s, not on node %s", id, node)
 			}
@@ -72,7 +72,7 @@ func TestClusterLocal(t *testing.T) {
 		})
 		local := 0
 		for range localRequests {
-			id, err := nearReplica(base)
+			id, err := replicaAt(base, "/near")
 			if err != nil {
 				t.Fatalf("through %s: %v", gw, err)
 			}
@@ -132,16 +132,19 @@ func TestClusterLocal(t *testing.T) {
 	}
 }
 
-// nearReplica asks the near service through a gateway and returns the
-// replica that answered.
-func nearReplica(base string) (string, error) {
-	code, body, err := getFrom(base, "/near/api/v1/add?x=10&y=25")
+// replicaAt asks multiply at a prefix through a gateway for 10+25 and
+// returns the replica that answered.
+func replicaAt(base, prefix string) (string, error) {
+	code, body, err := getFrom(base, prefix+"/api/v1/add?x=10&y=25")
 	if err != nil || code != 200 {
-		return "", fmt.Errorf("GET /near: %d %q %v", code, body, err)
+		return "", fmt.Errorf("GET %s: %d %q %v", prefix, code, body, err)
 	}
 	var r loadgen.Reply
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		return "", fmt.Errorf("GET /near: %q: %w", body, err)
+		return "", fmt.Errorf("GET %s: %q: %w", prefix, body, err)
+	}
+	if r.Data.Result != 35 || r.Data.ServiceID == "" {
+		return "", fmt.Errorf("GET %s: wrong answer %q", prefix, body)
 	}
 	return r.Data.ServiceID, nil
 }

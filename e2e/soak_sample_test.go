@@ -75,16 +75,26 @@ func gatewayProcess(t *testing.T) (id string, pid int, err error) {
 // namespace (nsenter, which needs root, as reading the process's
 // descriptors does).
 func adminGet(pid int, path string) ([]byte, error) {
+	out, err := getInNetns(pid, adminAddr+path)
+	if err != nil {
+		return nil, fmt.Errorf("admin GET %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// getInNetns fetches url from the network namespace of process pid, as
+// that process would (curl under nsenter, which needs root).
+func getInNetns(pid int, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "--",
-		"curl", "-sS", "--fail", "--max-time", "20", adminAddr+path)
+		"curl", "-sS", "--fail", "--max-time", "20", url)
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
 		}
-		return nil, fmt.Errorf("admin GET %s (nsenter -t %d -n curl): %w", path, pid, err)
+		return nil, fmt.Errorf("GET %s (nsenter -t %d -n curl): %w", url, pid, err)
 	}
 	return out, nil
 }

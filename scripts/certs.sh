@@ -2,7 +2,8 @@
 # certs.sh [DIR]: make the certificates for the read-only Docker API endpoint
 # (mutual TLS), in DIR (default build/certs):
 #   ca.pem, ca-key.pem             a CA made for this deployment only
-#   server-cert.pem, server-key.pem  docker-api's certificate (names: docker-api, tasks.docker-api, localhost)
+#   server-cert.pem, server-key.pem  docker-api's certificate (names: docker-api, tasks.docker-api, localhost,
+#                                    and SERVER_SANS, e.g. IP:10.0.0.5,DNS:green, for docker-api reached by those)
 #   cert.pem, key.pem              the gateways' certificate: a client of docker-api, and of and to each other (peers; name faas-gateway)
 # Existing files are kept (FORCE=1 remakes them). Keys are ECDSA P-256.
 set -euo pipefail
@@ -22,7 +23,7 @@ openssl req -x509 -new -key ca-key.pem -sha256 -days "$days" -subj "/CN=faas-gat
 
 key server-key.pem
 openssl req -new -key server-key.pem -subj "/CN=docker-api" -out server.csr
-printf 'subjectAltName=DNS:docker-api,DNS:tasks.docker-api,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+printf 'subjectAltName=DNS:docker-api,DNS:tasks.docker-api,DNS:localhost,IP:127.0.0.1%s\nextendedKeyUsage=serverAuth\n' "${SERVER_SANS:+,$SERVER_SANS}" >server.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days "$days" -sha256 -extfile server.ext -out server-cert.pem 2>/dev/null
 
 key key.pem

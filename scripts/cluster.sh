@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# cluster.sh up|test|lifecycle|local|down|run|scenarios: a real three-node swarm on
-# this one machine, for `make test-cluster` (run: up, test, and down whatever
-# happens) and `make scenarios` (scenarios: up, the gateway lifecycle, down).
+# cluster.sh up|test|lifecycle|local|down|run|scenarios|engines: a real three-node
+# swarm on this one machine, for `make test-cluster` (run: up, test, and down
+# whatever happens; then engines) and `make scenarios` (scenarios: up, the
+# gateway lifecycle, down). engines is another layout of the same nodes: two
+# independent engines, a one-node swarm (node 1) and a plain engine (node 4,
+# 10.99.0.14), and one gateway reading both (e2e/engines_test.go).
 # Each node is its own dockerd in its own network namespace (10.99.0.11
 # manager, .12 and .13 workers, on bridge faas-br0), so no image needs
 # pulling and no privileged container is needed. The test deploys
@@ -21,7 +24,8 @@ export GATEWAY_PORT=${GATEWAY_PORT:-8081}
 gateway_next=${GATEWAY_IMAGE}-next
 lb_listen=10.99.0.1:18500
 gateway_sv=${STACK}_gateway multiply_sv=${STACK}_multiply
-nodes=(1 2 3)
+# The nodes up starts, and those that join node 1's swarm (engines: 1 and 4, none).
+nodes=(1 2 3) workers=(2 3)
 node_ip() { echo "10.99.0.1$1"; }
 node_sock() { echo "/run/faas-n$1.sock"; }
 d() { local n=$1; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
@@ -64,7 +68,7 @@ up() {
 		d 1 swarm init --advertise-addr "$(node_ip 1)" >/dev/null
 	fi
 	token=$(d 1 swarm join-token -q worker)
-	for n in 2 3; do
+	for n in "${workers[@]}"; do
 		if [[ $(d "$n" info --format '{{.Swarm.LocalNodeState}}') != active ]]; then
 			d "$n" swarm leave --force >/dev/null 2>&1 || true
 			d "$n" swarm join --token "$token" "$(node_ip 1):2377" >/dev/null
@@ -75,7 +79,7 @@ up() {
 		docker save "$GATEWAY_IMAGE" "$MULTIPLY_IMAGE" | d "$n" load -q >/dev/null
 		d "$n" tag "$GATEWAY_IMAGE" "$gateway_next"
 	done
-	log "images loaded on the 3 nodes (and $gateway_next for the upgrade)"
+	log "images loaded on the ${#nodes[@]} nodes (and $gateway_next for the upgrade)"
 }
 
 # ids IP COUNT: the distinct ServiceIDs among COUNT answers through the gateway at IP.
@@ -181,8 +185,9 @@ local_first() {
 	cat build/cluster-local.txt
 }
 
+# down removes every node either layout starts.
 down() {
-	local pids=()
+	local pids=() nodes=(1 2 3 4)
 	for n in "${nodes[@]}"; do
 		d "$n" swarm leave --force >/dev/null 2>&1 || true
 		if [[ -f /run/faas-n$n.pid ]]; then
@@ -205,7 +210,8 @@ down() {
 	done
 	iptables -D FORWARD -i faas-br0 -o faas-br0 -j ACCEPT 2>/dev/null || true
 	ip link del faas-br0 2>/dev/null || true
-	log "removed the three nodes"
+	rm -f /run/faas-node-daemon.json
+	log "removed the nodes"
 }
 
 # run: up and test, then down even when either fails or is interrupted, so
@@ -227,6 +233,72 @@ scenarios() {
 	lifecycle full
 }
 
+# The engines layout: its engines' addresses and the names docker-api is reached
+# by (its server certificate names them: Caddy answers 421 to a request for an IP
+# address, which TLS cannot name, with client authentication on), what runs on
+# them, and its certificates.
+engine_a=$(node_ip 1) engine_b=$(node_ip 4)
+engines_hosts=(--add-host "engine-a:$engine_a" --add-host "engine-b:$engine_b")
+engines_certs=build/certs-engines
+engines_api=engines-docker-api engines_gw=engines-gateway engines_net=engines_net
+# One decoy for each container the test starts on b.
+engines_decoys=3
+
+# engines: the proof of several engines in one gateway (issue 22, docs/engines.md):
+# engine a, a one-node swarm, and engine b, a plain engine, both with their
+# default bridge on 172.17.0.0/16, each behind docker-api (mutual TLS, on its
+# host's network, port 2376); one gateway, a container on a, on a's overlay
+# and default bridge, reading both. On a's bridge, decoys (unlabelled multiply
+# containers) hold the addresses b's containers get on b's bridge: a gateway
+# that dialled b's containers at those addresses would reach a decoy. Then
+# e2e/engines_test.go; down whatever happens.
+engines() {
+	trap down EXIT
+	trap 'exit 130' INT TERM
+	nodes=(1 4) workers=()
+	# Swarm's agent tries to pull a task's image before it runs it, even when it has it:
+	# with no registry that costs about 20 s a task. Its engines use what they have.
+	export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
+	log "engines: building the test"
+	mkdir -p build
+	go test -c -o build/engines.test ./e2e
+	up
+	[[ $(d 4 info --format '{{.Swarm.LocalNodeState}}') == inactive ]] || fail "engine b is in a swarm, want a plain engine"
+	SERVER_SANS="DNS:engine-a,DNS:engine-b" scripts/certs.sh "$engines_certs" >/dev/null
+	for n in 1 4; do
+		d "$n" rm -f "$engines_api" >/dev/null 2>&1 || true
+		d "$n" run -d --name "$engines_api" --network host -e DOCKER_API_TLS_DIR=/certs \
+			-v "$(node_sock "$n"):/var/run/docker.sock" -v "$PWD/$engines_certs:/certs:ro" \
+			"$GATEWAY_IMAGE" run --config /etc/caddy/docker-api.Caddyfile --adapter caddyfile >/dev/null
+	done
+	for name in a b; do
+		local ip_var=engine_$name
+		ping=(curl -fsS -m 2 --resolve "engine-$name:2376:${!ip_var}" --cacert "$engines_certs/ca.pem"
+			--cert "$engines_certs/cert.pem" --key "$engines_certs/key.pem" "https://engine-$name:2376/_ping")
+		for _ in $(seq 30); do "${ping[@]}" >/dev/null 2>&1 && break; sleep 0.5; done
+		"${ping[@]}" >/dev/null || fail "docker-api of engine $name (${!ip_var}:2376) does not answer with the client certificate"
+	done
+	log "docker-api (mutual TLS) on engine a ($engine_a:2376, swarm manager) and engine b ($engine_b:2376, no swarm)"
+	d 1 network create --driver overlay --attachable "$engines_net" >/dev/null
+	for i in $(seq "$engines_decoys"); do
+		d 1 run -d --name "decoy-$i" -e "SERVICE_ID=decoy-$i" "$MULTIPLY_IMAGE" >/dev/null
+	done
+	d 1 create --name "$engines_gw" -p "$GATEWAY_PORT:8081" "${engines_hosts[@]}" -e "ENGINE_B_HOST=$engine_b" \
+		-v "$PWD/e2e/testdata/engines.Caddyfile:/etc/caddy/Caddyfile:ro" -v "$PWD/$engines_certs:/certs:ro" \
+		"$GATEWAY_IMAGE" >/dev/null
+	d 1 network connect "$engines_net" "$engines_gw"
+	d 1 start "$engines_gw" >/dev/null
+	log "gateway on engine a ($engine_a:$GATEWAY_PORT, on $engines_net and the default bridge beside $engines_decoys decoys) reading both engines"
+	FAAS_ENGINES_GATEWAY="$engine_a:$GATEWAY_PORT" FAAS_ENGINE_A="unix://$(node_sock 1)" FAAS_ENGINE_B="unix://$(node_sock 4)" \
+		FAAS_ENGINE_B_HOST=$engine_b FAAS_ENGINES_GATEWAY_CONTAINER=$engines_gw FAAS_ENGINES_DOCKER_API=$engines_api \
+		FAAS_ENGINES_NETWORK=$engines_net \
+		bash -c 'cd e2e && exec ../build/engines.test -test.count=1 -test.timeout 5m -test.v -test.run "^TestEngines$"' 2>&1 |
+		tee /tmp/faas-engines.log | sed -un 's/^ *engines_test.go:[0-9]*: step \([0-9:]*\): /== engines \1: /p' ||
+		{ tail -n 60 /tmp/faas-engines.log >&2; d 1 logs --tail 40 "$engines_gw" >&2 || true; fail "engines (log: /tmp/faas-engines.log)"; }
+	cat build/engines.txt
+	log "PASS"
+}
+
 case "${1:-}" in
 up) up ;;
 test) test_cluster ;;
@@ -235,5 +307,6 @@ lifecycle) lifecycle "${2:-}" ;;
 down) down ;;
 run) run ;;
 scenarios) scenarios ;;
-*) echo "usage: $0 up|test|lifecycle|local|down|run|scenarios" >&2; exit 2 ;;
+engines) engines ;;
+*) echo "usage: $0 up|test|lifecycle|local|down|run|scenarios|engines" >&2; exit 2 ;;
 esac
