@@ -63,10 +63,10 @@ down-compose:
 ## test: unit tests under the race detector, then end-to-end tests on the real swarm (they deploy and remove their own stack)
 test: images swarm
 	go vet ./...
-	rm -f build/scenarios.txt build/bench.txt
+	rm -f build/scenarios.txt build/bench.txt build/scaling.txt build/scaling-load.txt
 	go test -race $(GO_TEST_FLAGS) -short ./...
 	CI=$${CI:-} go test $(GO_TEST_FLAGS) ./e2e
-	@cat build/scenarios.txt build/bench.txt 2>/dev/null || true
+	@cat build/scenarios.txt build/scaling.txt build/scaling-load.txt build/bench.txt 2>/dev/null || true
 
 ## test-cluster: a real 3-node swarm on this machine (dockerd per network namespace), gateways on workers only
 ## (about 7 minutes), then test-engines (under a minute)
@@ -83,7 +83,7 @@ test-engines: images
 ## the gateway's own lifecycle: its upgrade on this node, and on the 3-node cluster behind a stand-in load balancer
 scenarios: images swarm certs
 	rm -f build/scenarios.txt build/lifecycle.txt build/cluster-lifecycle.txt
-	SCENARIOS=full go test -count=1 -timeout 30m -v -run '^(TestScenarios|TestGatewayUpgradeSingleNode)$$' ./e2e
+	SCENARIOS=full go test -count=1 -timeout 30m -v -run '^(TestScenarios|TestGatewayUpgradeSingleNode|TestScaleToZero)$$' ./e2e
 	scripts/cluster.sh scenarios
 	@cat build/scenarios.txt build/lifecycle.txt build/cluster-lifecycle.txt
 

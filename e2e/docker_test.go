@@ -230,12 +230,17 @@ func getFrom(base, path string) (int, string, error) {
 
 // getHost is getFrom with a Host header ("" for the URL's).
 func getHost(base, host, path string) (int, string, error) {
+	return getWith(httpClient, base, host, path)
+}
+
+// getWith is getHost with client c.
+func getWith(c *http.Client, base, host, path string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Host = host
-	resp, err := httpClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
