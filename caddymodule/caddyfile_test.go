@@ -23,6 +23,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		input   string
 		want    Discovery
 		wantErr string
+		// env is FAAS_PEERS, and wantPeers the peers name provisioning
+		// must give.
+		env, wantPeers string
 	}{
 		{name: "bare", input: `swarm`, want: Discovery{}},
 		{name: "empty block", input: `swarm {
@@ -89,6 +92,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want: Discovery{Peers: &PeersConfig{Name: "tasks.gw", Port: 9444, TLSCA: "/p/ca.pem", TLSCert: "/p/cert.pem", TLSKey: "/p/key.pem",
 				ServerName: "gw", Interval: caddy.Duration(500 * time.Millisecond)}},
 		},
+		{name: "peers from FAAS_PEERS", input: "swarm {\n tls_ca a\n tls_cert b\n tls_key c\n}", env: "tasks.env_gw",
+			want: Discovery{TLSCA: "a", TLSCert: "b", TLSKey: "c"}, wantPeers: "tasks.env_gw"},
 		{name: "peers without TLS", input: "swarm {\n peers tasks.gw\n}", wantErr: "peers: tls_ca, tls_cert and tls_key are required"},
 		{name: "peers without a name", input: "swarm {\n peers\n}", wantErr: "wrong argument count"},
 		{name: "peers with a bad port", input: "swarm {\n peers tasks.gw {\n port 0\n }\n}", wantErr: "want 1 to 65535"},
@@ -98,6 +103,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(peersEnv, tt.env)
 			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
 				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
 				var got Discovery
@@ -112,6 +118,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					// when the module is provisioned.
 					provisioned := got
 					err = provisioned.provision()
+					if err == nil && tt.wantPeers != "" && (provisioned.Peers == nil || provisioned.Peers.Name != tt.wantPeers) {
+						t.Errorf("%T: provisioned peers %+v, want the name %q", m, provisioned.Peers, tt.wantPeers)
+					}
 				}
 				if tt.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

@@ -120,8 +120,10 @@ type Discovery struct {
 	Engines []EngineConfig `json:"engines,omitempty"`
 
 	// How this gateway finds the swarm's other gateways, so that one of
-	// them scales from the load of all. See docs/peers.md. Default: none,
-	// a gateway decides alone
+	// them scales from the load of all. See docs/peers.md. Default: the
+	// name in the FAAS_PEERS environment variable (`tasks.faas_gateway`)
+	// with the other options' defaults, else none: a gateway decides
+	// alone
 	Peers *PeersConfig `json:"peers,omitempty"`
 
 	// watcher is the shared watcher these options attached to, and

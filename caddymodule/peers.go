@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -49,11 +50,20 @@ type PeersConfig struct {
 	Interval caddy.Duration `json:"interval,omitempty"`
 }
 
-// setPeersDefaults fills in the TLS files of the peers option from the
-// Docker API's.
+// peersEnv names the environment variable that gives the peers option's
+// name when no peers option is set, as a stack file's environment can
+// for every module at once.
+const peersEnv = "FAAS_PEERS"
+
+// setPeersDefaults fills in the peers option from FAAS_PEERS when it is
+// unset, and its TLS files from the Docker API's.
 func (d *Discovery) setPeersDefaults() {
 	if d.Peers == nil {
-		return
+		name := os.Getenv(peersEnv)
+		if name == "" {
+			return
+		}
+		d.Peers = &PeersConfig{Name: name}
 	}
 	p := *d.Peers // the options' own copy: a shallow copy of d shares the pointer
 	d.Peers = &p
