@@ -1,13 +1,22 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
 
+	"github.com/faas-gateway/faas-gateway/caddymodule/discovery"
+	"github.com/faas-gateway/faas-gateway/caddymodule/routing"
 	"github.com/faas-gateway/faas-gateway/internal/fake"
 
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // The replicas of the round-robin tests' services: a has two, b three,
@@ -145,4 +154,92 @@ func TestRoundRobinSkipsFailed(t *testing.T) {
 	live := []string{rrAddrs["c"][0], rrAddrs["c"][2]}
 	checkShares(t, got["/c/"], "/c/", live, rounds/2, 2)
 	checkShares(t, got["/a/"], "/a/", rrAddrs["a"], rounds/2, 1)
+}
+
+// up is an upstream for pick: available or not.
+type up bool
+
+func (u up) Available() bool { return bool(u) }
+
+// TestPick: the upstream whose turn it is, or, when that one is out, the
+// turn's among the available ones; -1 for none.
+func TestPick(t *testing.T) {
+	const on, out = up(true), up(false)
+	for _, tt := range []struct {
+		name string
+		pool []up
+		turn uint64
+		want int
+	}{
+		{"empty", nil, 0, -1},
+		{"one", []up{on}, 7, 0},
+		{"one, out", []up{out}, 0, -1},
+		{"its turn", []up{on, on, on}, 4, 1},
+		{"all out", []up{out, out, out}, 2, -1},
+		{"its turn, out: the first of the others, turn even", []up{on, out, on}, 4, 0},
+		{"its turn, out: the second of the others, turn odd", []up{on, out, on}, 1, 2},
+		{"the last turn before the counter wraps", []up{on, on, on}, math.MaxUint64, 0}, // 2^64-1 = 3·(2^64-1)/3
+		{"the last turn, its upstream out: odd, the second of the others", []up{out, on, on}, math.MaxUint64, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pick(tt.pool, tt.turn); got != tt.want {
+				t.Errorf("pick(%v, %d) = %d, want %d", tt.pool, tt.turn, got, tt.want)
+			}
+		})
+	}
+	// Over n(n-1) turns with one of n out, each other gets n turns.
+	pool := []up{on, on, out, on, on}
+	got := make([]int, len(pool))
+	for turn := range uint64(len(pool) * (len(pool) - 1)) {
+		got[pick(pool, turn)]++
+	}
+	if want := []int{5, 5, 0, 5, 5}; !slices.Equal(got, want) {
+		t.Errorf("turns per upstream %v, want %v", got, want)
+	}
+}
+
+// TestSwarmRoundRobinSelect: each side takes turns on its own counter;
+// a request without a side, or with one of a table never published (no
+// meter), on the handler's.
+func TestSwarmRoundRobinSelect(t *testing.T) {
+	w := fake.Watcher(discovery.Options{})
+	publish(w, benchState(2, 3))
+	a, b := w.Table().Match("", "/svc00000").Pick(), w.Table().Match("", "/svc00001").Pick()
+	unpublished := &routing.Side{Service: "x"}
+	req := func(side *routing.Side) *http.Request {
+		vars := map[string]any{}
+		if side != nil {
+			vars[routeVar] = side
+		}
+		return httptest.NewRequest(http.MethodGet, "/", nil).WithContext(context.WithValue(context.Background(), caddyhttp.VarsCtxKey, vars))
+	}
+	pool := newUpstreams([]string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"})
+	var p SwarmRoundRobin
+	if got := p.Select(nil, req(a), nil); got != nil {
+		t.Errorf("an empty pool gave %v", got)
+	}
+	var seq []string
+	for _, r := range []*http.Request{req(a), req(a), req(b), req(a), req(b), req(nil), req(unpublished), req(nil)} {
+		seq = append(seq, p.Select(pool, r, nil).Dial)
+	}
+	want := []string{
+		"10.0.0.1:80", "10.0.0.2:80", // a's turns 0 and 1
+		"10.0.0.1:80",                               // b's turn 0
+		"10.0.0.3:80",                               // a's turn 2
+		"10.0.0.2:80",                               // b's turn 1
+		"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", // the handler's turns 0 to 2
+	}
+	if !slices.Equal(seq, want) {
+		t.Errorf("selected %v, want %v", seq, want)
+	}
+}
+
+// TestSwarmRoundRobinCaddyfile: the policy takes no arguments.
+func TestSwarmRoundRobinCaddyfile(t *testing.T) {
+	if err := new(SwarmRoundRobin).UnmarshalCaddyfile(caddyfile.NewTestDispenser("swarm_round_robin")); err != nil {
+		t.Errorf("no arguments: %v", err)
+	}
+	if err := new(SwarmRoundRobin).UnmarshalCaddyfile(caddyfile.NewTestDispenser("swarm_round_robin 3")); err == nil {
+		t.Error("an argument was accepted")
+	}
 }
