@@ -56,7 +56,13 @@ func (p *SwarmRoundRobin) Select(pool reverseproxy.UpstreamPool, r *http.Request
 	if len(pool) == 0 {
 		return nil
 	}
-	if i := pick(pool, p.turn(r)); i >= 0 {
+	turn := p.turn(r)
+	// pick's first step, the rule, written out for the concrete type:
+	// pick's generic call of Available is not inlined (some 10ns).
+	if u := pool[turn%uint64(len(pool))]; u.Available() {
+		return u
+	}
+	if i := pick(pool, turn); i >= 0 {
 		return pool[i]
 	}
 	return nil
