@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
 // benchOptions are the swarm source's default options.
@@ -237,5 +238,35 @@ func BenchmarkScaledRequestPath(b *testing.B) {
 	benchRequests(b, sr, path, side.Upstreams[3])
 	if inFlight, n := side.Load.Read(); inFlight != 0 || n == 0 {
 		b.Fatalf("load: %d in flight, %d requests; want 0 and some", inFlight, n)
+	}
+}
+
+// BenchmarkSelect is the load-balancing policy's choice of one of 10
+// replicas: swarm_round_robin with the side swarm_route chose (its
+// counter) and without one (the handler's), against Caddy's round_robin.
+func BenchmarkSelect(b *testing.B) {
+	w := fake.Watcher(discovery.Options{})
+	publish(w, benchState(10, 10))
+	side := w.Table().Match("", "/svc00005").Pick()
+	pool := newUpstreams(side.Upstreams)
+	for _, bc := range []struct {
+		name string
+		sel  reverseproxy.Selector
+		vars map[string]any
+	}{
+		{"swarm_round_robin", new(SwarmRoundRobin), map[string]any{routeVar: side}},
+		{"swarm_round_robin, no side", new(SwarmRoundRobin), map[string]any{}},
+		{"round_robin", new(reverseproxy.RoundRobinSelection), map[string]any{routeVar: side}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/svc00005/", nil)
+			req = req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, bc.vars))
+			b.ReportAllocs()
+			for b.Loop() {
+				if bc.sel.Select(pool, req, nil) == nil {
+					b.Fatal("no upstream")
+				}
+			}
+		})
 	}
 }

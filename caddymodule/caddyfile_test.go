@@ -189,6 +189,9 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	}
 	var handlers, policies []string
 	var source any
+	// The selection policy of each reverse_proxy: the default's ("") and
+	// each named route's.
+	selection := map[string]any{}
 	for _, srv := range cfg.Apps.HTTP.Servers {
 		policies = slices.AppendSeq(policies, maps.Keys(srv.NamedRoutes))
 		for _, r := range srv.Routes {
@@ -196,8 +199,28 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 				handlers = append(handlers, h["handler"].(string))
 				if h["handler"] == "reverse_proxy" {
 					source = h["dynamic_upstreams"].(map[string]any)["source"]
+					selection[""] = selectionPolicy(h)
 				}
 			}
+		}
+		for name, raw := range srv.NamedRoutes {
+			var nr struct {
+				Handle []map[string]any `json:"handle"`
+			}
+			if err := json.Unmarshal(raw, &nr); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range nr.Handle {
+				if h["handler"] == "reverse_proxy" {
+					selection[name] = selectionPolicy(h)
+				}
+			}
+		}
+	}
+	// Round robin with a counter per route, not Caddy's shared one.
+	for _, name := range []string{"", "grpc", "stream"} {
+		if got := selection[name]; got != "swarm_round_robin" {
+			t.Errorf("reverse_proxy %q balances with %v, want swarm_round_robin", name, got)
 		}
 	}
 	// The subroute is `handle /-/ready { swarm_ready }`.
@@ -213,6 +236,14 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	if want := `"logs":{"default":{"encoder":{"format":"lazy"}}}`; !strings.Contains(string(out), want) {
 		t.Errorf("the default log is not %s:\n%s", want, out)
 	}
+}
+
+// selectionPolicy returns the name of a reverse_proxy handler's
+// load-balancing policy, nil for none.
+func selectionPolicy(h map[string]any) any {
+	lb, _ := h["load_balancing"].(map[string]any)
+	sp, _ := lb["selection_policy"].(map[string]any)
+	return sp["policy"]
 }
 
 // TestSideCookieOption: side_cookie alone names the cookie faas_side, or

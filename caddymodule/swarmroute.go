@@ -78,7 +78,10 @@ const (
 // arrives meanwhile (then 503 with Retry-After, never 404).
 //
 // Put it before `reverse_proxy { dynamic swarm }`, with the same discovery
-// options (or none, for the defaults) so that both share one watcher.
+// options (or none, for the defaults) so that both share one watcher. To
+// balance round robin there, use `lb_policy swarm_round_robin`, whose
+// replicas take turns per route (the one chosen here), rather than Caddy's
+// round_robin, whose one counter every route of the handler advances.
 //
 // EXPERIMENTAL: Subject to change.
 type SwarmRoute struct {

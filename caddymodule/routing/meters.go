@@ -26,6 +26,7 @@ type sideKey struct{ Engine, Service, Route string }
 type sideStats struct {
 	status   [len(StatusClasses)]atomic.Uint64
 	duration *Histogram
+	turns    atomic.Uint64 // replicas chosen by round robin (Meter.Turn)
 }
 
 // replicaKey names a replica of a side: a task (or a virtual IP) at an
@@ -62,6 +63,12 @@ func (m *Meter) Served(addr string) bool {
 	st.served.Add(1)
 	return true
 }
+
+// Turn counts one choice of a replica of the side by round robin (every
+// try of a request), and returns how many came before it: the side's own
+// counter, which no other side's requests advance, kept across tables as
+// the side's other counts are. It wraps at 2^64.
+func (m *Meter) Turn() uint64 { return m.stats.turns.Add(1) - 1 }
 
 // Requests returns the requests counted in status class i (an index of
 // StatusClasses).
