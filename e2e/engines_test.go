@@ -263,9 +263,10 @@ func TestEngines(t *testing.T) {
 		return time.Time{}
 	}
 	// The new replica's first answer, to the load or to the poll, whichever
-	// came first: the load alone may miss a replica for a while, as
-	// round_robin's one counter serves both routes and the two loads'
-	// regular interleaving can keep landing on the same replicas of one.
+	// came first: what is timed is routing, not the balancing policy's
+	// turn (with Caddy's round_robin, whose one counter served both routes,
+	// the loads' interleaving kept one replica of b unused; the shipped
+	// swarm_round_robin turns per route).
 	firstAdded := first(recsA, func(id string) bool { return ofTasks(id, map[string]bool{added: true}) })
 	if firstAdded.IsZero() || polledAdded.Before(firstAdded) {
 		firstAdded = polledAdded
