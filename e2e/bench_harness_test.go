@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -137,4 +139,55 @@ func TestNetnsLoad(t *testing.T) {
 	}
 	t.Logf("in the namespace: wrk %.0f req/s (%d requests), %v CPU per request in %s; loadgen %d sent, p50 %v p99 %v",
 		res.rps, res.requests, (after-before)/time.Duration(res.requests), cpu.file, s.Sent, s.P50, s.P99)
+}
+
+// TestBenchFigures: the resolution is the A/A pair's largest difference in
+// any round; a smaller difference is "none", and a target within the
+// resolution of a figure gets no verdict.
+func TestBenchFigures(t *testing.T) {
+	mk := func(name string, rps, cpu []float64) *contender {
+		c := &contender{name: name, does: parityCaddy}
+		c.vals[mRPS], c.vals[mCPU] = rps, cpu
+		for _, m := range []metric{mP50, mP99, mP999} {
+			c.vals[m] = []float64{500, 500}
+		}
+		return c
+	}
+	base := mk("baseline", []float64{1000, 1100}, []float64{100, 100})
+	twin := mk("twin", []float64{1020, 1089}, []float64{97, 101})
+	res := resolutionOf(twin, base)
+	if want := (resolution{mRPS: 0.02, mCPU: 0.03}); math.Abs(res[mRPS]-want[mRPS]) > 1e-9 || math.Abs(res[mCPU]-want[mCPU]) > 1e-9 || res[mP50] != 0 {
+		t.Fatalf("resolution = %v, want req/s 2%%, CPU 3%%, latency 0", res)
+	}
+	faster := mk("faster", []float64{1050, 1155}, []float64{90, 90})
+	same := mk("same", []float64{1010, 1111}, []float64{99, 102})
+	for _, tc := range []struct {
+		name             string
+		c                *contender
+		m                metric
+		wantDiff         string
+		target           float64
+		atLeast          bool
+		wantVerdictStart string
+	}{
+		{"5% more requests", faster, mRPS, "+5.0%", 1, true, "PASS"},
+		{"10% less CPU", faster, mCPU, "-10.0%", 1, false, "PASS"},
+		{"1% more requests, within 2%", same, mRPS, "none", 1, true, "no verdict"},
+		{"5% more requests, short of 1.35", faster, mRPS, "+5.0%", 1.35, true, "MISS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ratio := median(tc.c.ratios(base, tc.m))
+			if got := res.difference(tc.m, ratio); got != tc.wantDiff {
+				t.Errorf("difference(%.3f) = %q, want %q", ratio, got, tc.wantDiff)
+			}
+			if got := res.verdict(tc.m, ratio, tc.target, tc.atLeast); !strings.HasPrefix(got, tc.wantVerdictStart) {
+				t.Errorf("verdict(%.3f, %.2f) = %q, want %s", ratio, tc.target, got, tc.wantVerdictStart)
+			}
+		})
+	}
+	table := benchTable([]*contender{base, twin, faster, same}, res)
+	if !strings.Contains(table, "1.050 (1.050-1.050) +5.0%") || strings.Count(table, "\n") != 5 {
+		t.Errorf("benchTable:\n%s", table)
+	}
+	t.Log("\n" + table + parityTable([]*contender{base}))
 }
