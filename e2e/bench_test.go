@@ -119,7 +119,6 @@ func TestBench(t *testing.T) {
 	}
 	loadgenBin := buildBinary(t, "../cmd/loadgen")
 	deployStack(t, "stack.yml", "e2e/testdata/reference.yml", "e2e/testdata/bench.yml")
-	checkShipped(t)
 	cli := newDockerClient(t)
 	clock := watchTasks(t, cli, multiplySv)
 	env := &scenarioEnv{t: t, clock: clock}
@@ -199,6 +198,7 @@ func TestBench(t *testing.T) {
 			return err
 		})
 	}
+	checkShipped(t)
 	time.Sleep(2 * time.Second)
 
 	// Idle memory first, before any load has grown a heap.
