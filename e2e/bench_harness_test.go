@@ -191,3 +191,15 @@ func TestBenchFigures(t *testing.T) {
 	}
 	t.Log("\n" + table + parityTable([]*contender{base}))
 }
+
+// TestTraefikSkipped: without TRAEFIK_IMAGE the bench runs no Traefik and
+// says so, with the way to build it.
+func TestTraefikSkipped(t *testing.T) {
+	saved := traefikImage
+	t.Cleanup(func() { traefikImage = saved })
+	traefikImage = ""
+	c, line := startTraefik(t)
+	if c != nil || !strings.Contains(line, "traefik: skipped: TRAEFIK_IMAGE is not set") || !strings.Contains(line, "scripts/traefik-image.sh") {
+		t.Errorf("startTraefik without TRAEFIK_IMAGE = %v, %q", c, line)
+	}
+}
