@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +94,13 @@ func TestNetnsLoad(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	pid := srv.Process.Pid // unshare and sh exec: multiply keeps the pid
+	group, removeGroup := ownCgroup(t, pid)
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+		removeGroup()
+	})
 	base := "http://" + addr
 	eventually(t, "multiply answers in its namespace", 20*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -110,6 +117,9 @@ func TestNetnsLoad(t *testing.T) {
 	cpu, err := containerCPU(pid)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if filepath.Base(filepath.Dir(cpu.file)) != filepath.Base(group) {
+		t.Fatalf("the CPU file derived for process %d is %s, want one in its cgroup %s", pid, cpu.file, group)
 	}
 	before, err := cpu.read()
 	if err != nil {
@@ -202,4 +212,33 @@ func TestTraefikSkipped(t *testing.T) {
 	if c != nil || !strings.Contains(line, "traefik: skipped: TRAEFIK_IMAGE is not set") || !strings.Contains(line, "scripts/traefik-image.sh") {
 		t.Errorf("startTraefik without TRAEFIK_IMAGE = %v, %q", c, line)
 	}
+}
+
+// ownCgroup moves process pid into a new cgroup beside the test's own, so
+// that its CPU time is its alone, as a container's is. It returns the
+// cgroup's directory and what removes it once the process has ended.
+func ownCgroup(t *testing.T, pid int) (string, func()) {
+	t.Helper()
+	self, err := containerCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(self.file), fmt.Sprintf("faas-bench-harness-%d", pid))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	remove := func() {
+		for range 50 { // until the kernel has let the exited process go
+			if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("cgroup %s left behind", dir)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		remove()
+		t.Fatalf("moving %d into %s: %v", pid, dir, err)
+	}
+	return dir, remove
 }
