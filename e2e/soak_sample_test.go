@@ -77,8 +77,7 @@ func gatewayProcess(t *testing.T) (id string, pid int, err error) {
 func adminGet(pid int, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "--",
-		"curl", "-sS", "--fail", "--max-time", "20", adminAddr+path)
+	cmd := inNetns(ctx, pid, "curl", "-sS", "--fail", "--max-time", "20", adminAddr+path)
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
