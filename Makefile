@@ -10,6 +10,8 @@ GATEWAY_PGO_IMAGE ?= $(GATEWAY_IMAGE)-pgo
 MULTIPLY_IMAGE ?= faas-gateway/multiply:latest
 TESTSVC_IMAGE  ?= faas-gateway/testsvc:latest
 BAREPROXY_IMAGE ?= faas-gateway/bareproxy:latest
+# Traefik for the bench (scripts/traefik-image.sh SRC_DIR builds it; about 15 minutes); empty: skipped
+TRAEFIK_IMAGE  ?=
 BUILDER_IMAGE  ?= faas-gateway/builder-base:local
 RUNTIME_IMAGE  ?= faas-gateway/runtime-base:local
 URL             = http://127.0.0.1:$(PORT)/multiply/api/v1/add?x=10&y=25
@@ -22,7 +24,7 @@ COMPOSE         = docker-compose -p $(COMPOSE_PROJECT) -f compose/docker-compose
 SOAK_DURATION  ?= 30m
 
 # The stack files (and scripts/cluster.sh) read these; PORT is the one knob for the port.
-export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE
+export STACK GATEWAY_IMAGE GATEWAY_PGO_IMAGE MULTIPLY_IMAGE TESTSVC_IMAGE BAREPROXY_IMAGE TRAEFIK_IMAGE
 export GATEWAY_PORT := $(PORT)
 
 .PHONY: up up-https up-cluster up-compose down-compose certs down test test-cluster test-engines unit scenarios soak bench pgo images base-images gateway-image gateway-image-pgo multiply-image testsvc-image bareproxy-image swarm status logs clean
@@ -98,7 +100,8 @@ soak: images swarm certs
 unit:
 	go test $(GO_TEST_FLAGS) -short ./...
 
-## bench: Go benchmarks, then gateway (tuned, untuned, each lever) against stock Caddy: throughput, latency, fairness, memory (about 20 minutes)
+## bench: Go benchmarks, then gateway (tuned, untuned, each lever), an A/A pair and Traefik (TRAEFIK_IMAGE, when built) against stock Caddy,
+## each loaded inside its own network namespace: throughput, CPU per request, latency, fairness, memory (about 25 minutes)
 bench: images gateway-image-pgo bareproxy-image swarm
 	mkdir -p build
 	go test -run '^$$' -bench . -benchmem -count 5 ./caddymodule | tee build/gobench.txt

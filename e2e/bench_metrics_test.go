@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -15,14 +15,16 @@ const targetMetricsOverhead = 0.97
 func startNoMetrics(t *testing.T) *contender {
 	t.Helper()
 	cf := caddyfileVariant(t, "\tswarm_route {\n", "\tswarm_route {\n\t\tno_metrics\n")
-	return &contender{name: "gateway: metrics off", port: noMetricsPort,
+	return &contender{name: "gateway: metrics off", port: noMetricsPort, does: parityNoMetrics,
 		service: startGatewayWith(t, "nometrics", gatewayImage, noMetricsPort, cf)}
 }
 
-// metricsOverhead is the bench's line comparing the gateway's throughput
-// with metrics on and off, paired by round.
-func metricsOverhead(on, off *contender) string {
-	ratio := on.ratioTo(off)
-	return fmt.Sprintf("metrics: gateway throughput with metrics on / off %.3f %s\n", ratio,
-		verdictOf(ratio >= targetMetricsOverhead, fmt.Sprintf("≥ %.2f", targetMetricsOverhead)))
+// metricsOverhead is the bench's line comparing the gateway with metrics
+// on and off, paired by round, with a verdict in the full bench only.
+func metricsOverhead(on, off *contender, res resolution, full bool) string {
+	line := pairLine("metrics: gateway with metrics on / off", on, off, res)
+	if full {
+		line = strings.TrimSuffix(line, "\n") + " " + res.verdict(mRPS, median(on.ratios(off, mRPS)), targetMetricsOverhead, true) + "\n"
+	}
+	return line
 }

@@ -47,6 +47,8 @@ const (
 	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
 	observePort   = 18088 // the gateway's metrics and status page (testdata/observe.yml)
 	noMetricsPort = 18089 // the bench's gateway with metrics off (created by the bench)
+	traefikPort   = 18094 // the bench's Traefik, when TRAEFIK_IMAGE is built (created by the bench)
+	twinPort      = 18095 // the bench's baseline again, its A/A pair (created by the bench)
 
 	httpsHTTPPort = 18480 // the HTTPS stack's plain HTTP (https/stack.yml's HTTP_PORT)
 	httpsPort     = 18443 // the HTTPS stack's HTTPS (https/stack.yml's HTTPS_PORT)

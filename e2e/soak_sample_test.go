@@ -87,8 +87,7 @@ func adminGet(pid int, path string) ([]byte, error) {
 func getInNetns(pid int, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "--",
-		"curl", "-sS", "--fail", "--max-time", "20", url)
+	cmd := inNetns(ctx, pid, "curl", "-sS", "--fail", "--max-time", "20", url)
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
