@@ -295,7 +295,7 @@ func TestBench(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		port int
-	}{{"gateway (round_robin, the default Caddyfile)", gatewayPort}, {"caddy: reverse_proxy <svc>:8080 (dnsrr)", svcnamePort}, {"caddy: dynamic a tasks.<svc>", refPort}} {
+	}{{"gateway (swarm_round_robin, the default Caddyfile)", gatewayPort}, {"caddy: reverse_proxy <svc>:8080 (dnsrr)", svcnamePort}, {"caddy: dynamic a tasks.<svc>", refPort}} {
 		s := loadgen.Summarize(loadgen.Run(t.Context(), loadgen.Config{
 			BaseURL: localURL(f.port), Prefix: "/multiply", Rate: 500, Duration: time.Duration(size.fairN/500) * time.Second,
 		}))

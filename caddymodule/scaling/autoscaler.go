@@ -98,6 +98,7 @@ type state struct {
 	lastSeen time.Time
 	requests uint64            // this gateway's count at the last tick
 	peerReqs map[string]uint64 // each peer's, by gateway
+	busy     bool              // a gateway had a request in flight at the last tick
 	// writing is set while a scale call of the decider is in flight;
 	// wrote and wroteAt are the count it last sent and when.
 	writing bool
@@ -221,7 +222,9 @@ func (a *Autoscaler) sample(st *state, reports []Report, now time.Time) float64 
 	key := st.svc.Key()
 	inFlight, requests := st.svc.Load.Read()
 	total := float64(inFlight)
-	active := inFlight > 0 || requests != st.requests
+	// A request in flight at the last tick was seen until it ended,
+	// which is after that tick.
+	active := inFlight > 0 || requests != st.requests || st.busy
 	st.requests = requests
 	for _, r := range reports {
 		l, ok := r.Services[key]
@@ -236,6 +239,7 @@ func (a *Autoscaler) sample(st *state, reports []Report, now time.Time) float64 
 	if active {
 		st.lastSeen = now
 	}
+	st.busy = total > 0
 	return total
 }
 

@@ -222,6 +222,7 @@ func TestSleepAfterIdleTime(t *testing.T) {
 	r.load.Start()
 	r.load.End()
 	r.advance(10 * time.Second) // the request is seen at the first of these ticks
+	r.settle(t)
 	if c := r.sc.recorded(); len(c) != 0 {
 		t.Fatalf("scaled %q within the idle time", c)
 	}
@@ -240,6 +241,27 @@ func TestSleepAfterIdleTime(t *testing.T) {
 	st := r.a.Status(r.service())
 	if len(r.sc.recorded()) != 1 || st.State != StateSleeping || !strings.HasPrefix(st.Reason, "asleep") {
 		t.Fatalf("asleep: calls %q, status %+v", r.sc.recorded(), st)
+	}
+}
+
+// TestIdleCountsFromTheRequestsEnd checks that a request in flight at a
+// tick is seen until it ends: its idle time counts from the first tick
+// after its end, not from the last tick that saw it in flight (which
+// would put the service to sleep up to a tick early).
+func TestIdleCountsFromTheRequestsEnd(t *testing.T) {
+	r := newRig(t, Spec{Max: 5, Idle: 10 * time.Second, Target: 10}, 1, 1)
+	r.advance(5 * time.Second)
+	r.load.Start()
+	r.advance(3 * time.Second) // in flight at these ticks
+	r.load.End()               // ends between two ticks
+	r.advance(10 * time.Second)
+	r.settle(t)
+	if c := r.sc.recorded(); len(c) != 0 {
+		t.Fatalf("scaled %q within the idle time after the request ended", c)
+	}
+	r.advance(time.Second)
+	if c := r.waitCalls(t, 1); len(c) != 1 || c[0] != "/s1=0" {
+		t.Fatalf("scale calls %q, want one to 0", c)
 	}
 }
 
