@@ -129,6 +129,70 @@ func testDockerAPIEndpoint(t *testing.T) {
 		}
 	}
 	t.Run("no secret leaves the manager", testDockerAPIKeepsSecrets)
+	t.Run("the one write: a count within the scaling labels", testDockerAPIScale)
+}
+
+// testDockerAPIScale checks docker-api's one write on the swarm: the
+// replica count of a service with scaling labels, within their bounds,
+// changing nothing else; every other count, service and write refused.
+func testDockerAPIScale(t *testing.T) {
+	scaled, unscaled, plain := stackName+"_scalecheck", stackName+"_scalecheck_unscaled", stackName+"_scalecheck_plain"
+	createMultiply(t, scaled, []string{"faas.enable=true", "faas.path=/scalecheck", "faas.port=8080", "faas.scale.min=1", "faas.scale.max=3"},
+		"--env", "KEEP=me")
+	createMultiply(t, unscaled, []string{"faas.enable=true", "faas.path=/scalecheck_unscaled", "faas.port=8080"})
+	createMultiply(t, plain, nil)
+	before := inspectSpec(t, scaled)
+
+	withCert := dockerAPIClient(t, true)
+	scale := func(service, n string) string {
+		return strings.Replace(dockerapi.ScalePath, "{id}", service, 1) + "?replicas=" + n
+	}
+	tests := []struct {
+		name, method, target string
+		want                 int
+	}{
+		{"within the bounds", http.MethodPost, scale(scaled, "2"), http.StatusOK},
+		{"above faas.scale.max", http.MethodPost, scale(scaled, "4"), http.StatusForbidden},
+		{"0 without an idle time", http.MethodPost, scale(scaled, "0"), http.StatusForbidden},
+		{"not a count", http.MethodPost, scale(scaled, "two"), http.StatusForbidden},
+		{"a labelled service without scaling labels", http.MethodPost, scale(unscaled, "2"), http.StatusForbidden},
+		{"an unlabelled service, as a missing one", http.MethodPost, scale(plain, "2"), http.StatusNotFound},
+		{"a missing service", http.MethodPost, scale(stackName+"_nope", "2"), http.StatusNotFound},
+		{"GET of the scale call", http.MethodGet, scale(scaled, "2"), http.StatusForbidden},
+		{"dockerd's own update", http.MethodPost, "/v1.41/services/" + scaled + "/update?version=1", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		code, body, err := dockerAPICall(withCert, tt.method, tt.target)
+		if err != nil || code != tt.want {
+			t.Errorf("%s: %s %s = %d %v %.200q; want %d", tt.name, tt.method, tt.target, code, err, body, tt.want)
+		}
+	}
+	after := inspectSpec(t, scaled)
+	if n := after.Mode.Replicated; n == nil || n.Replicas == nil || *n.Replicas != 2 {
+		t.Fatalf("%s after the scale call: mode %+v, want 2 replicas", scaled, after.Mode)
+	}
+	// Nothing but the count changed.
+	after.Mode, before.Mode = swarm.ServiceMode{}, swarm.ServiceMode{}
+	a, _ := json.Marshal(after)
+	b, _ := json.Marshal(before)
+	if string(a) != string(b) {
+		t.Errorf("the scale call changed more than the count:\nbefore %s\nafter  %s", b, a)
+	}
+	for _, svc := range []string{unscaled, plain} {
+		if n := inspectSpec(t, svc).Mode.Replicated; n == nil || n.Replicas == nil || *n.Replicas != 1 {
+			t.Errorf("%s: mode %+v after a refused scale call, want 1 replica", svc, n)
+		}
+	}
+}
+
+// inspectSpec is a service's spec, as the engine has it.
+func inspectSpec(t *testing.T, service string) swarm.ServiceSpec {
+	t.Helper()
+	var svcs []swarm.Service
+	if err := json.Unmarshal([]byte(mustDocker(t, "service", "inspect", service)), &svcs); err != nil || len(svcs) != 1 {
+		t.Fatalf("docker service inspect %s: %v", service, err)
+	}
+	return svcs[0].Spec
 }
 
 // testDockerAPIKeepsSecrets deploys a routed service and an unrouted one,
