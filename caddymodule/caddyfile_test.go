@@ -26,6 +26,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		// env is FAAS_PEERS, and wantPeers the peers name provisioning
 		// must give.
 		env, wantPeers string
+		// certPath is DOCKER_CERT_PATH.
+		certPath string
 	}{
 		{name: "bare", input: `swarm`, want: Discovery{}},
 		{name: "empty block", input: `swarm {
@@ -94,6 +96,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		},
 		{name: "peers from FAAS_PEERS", input: "swarm {\n tls_ca a\n tls_cert b\n tls_key c\n}", env: "tasks.env_gw",
 			want: Discovery{TLSCA: "a", TLSCert: "b", TLSKey: "c"}, wantPeers: "tasks.env_gw"},
+		{name: "peers with TLS from DOCKER_CERT_PATH", input: "swarm {\n peers tasks.gw\n}", certPath: "/run/secrets",
+			want: Discovery{Peers: &PeersConfig{Name: "tasks.gw"}}, wantPeers: "tasks.gw"},
 		{name: "peers without TLS", input: "swarm {\n peers tasks.gw\n}", wantErr: "peers: tls_ca, tls_cert and tls_key are required"},
 		{name: "peers without a name", input: "swarm {\n peers\n}", wantErr: "wrong argument count"},
 		{name: "peers with a bad port", input: "swarm {\n peers tasks.gw {\n port 0\n }\n}", wantErr: "want 1 to 65535"},
@@ -104,6 +108,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(peersEnv, tt.env)
+			t.Setenv("DOCKER_CERT_PATH", tt.certPath)
 			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
 				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
 				var got Discovery
@@ -120,6 +125,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					err = provisioned.provision()
 					if err == nil && tt.wantPeers != "" && (provisioned.Peers == nil || provisioned.Peers.Name != tt.wantPeers) {
 						t.Errorf("%T: provisioned peers %+v, want the name %q", m, provisioned.Peers, tt.wantPeers)
+					}
+					if err == nil && tt.certPath != "" && (provisioned.Peers == nil || provisioned.Peers.TLSCA != tt.certPath+"/ca.pem" || provisioned.Peers.TLSKey != tt.certPath+"/key.pem") {
+						t.Errorf("%T: provisioned peers %+v, want the TLS files in %s", m, provisioned.Peers, tt.certPath)
 					}
 				}
 				if tt.wantErr != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -36,7 +37,8 @@ type PeersConfig struct {
 	// needs the serverAuth and clientAuth usages and server_name among
 	// its DNS names (scripts/certs.sh makes one). Default: tls_ca,
 	// tls_cert and tls_key, the Docker API's (the first engine's, with
-	// several).
+	// several; with one and none set, ca.pem, cert.pem and key.pem in
+	// DOCKER_CERT_PATH).
 	TLSCA   string `json:"tls_ca,omitempty"`
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
@@ -71,6 +73,13 @@ func (d *Discovery) setPeersDefaults() {
 	if len(d.Engines) > 0 {
 		e := d.Engines[0]
 		ca, cert, key = e.TLSCA, e.TLSCert, e.TLSKey
+	}
+	if ca == "" && cert == "" && key == "" && len(d.Engines) == 0 {
+		// The one engine's files may come from the environment, as the
+		// docker CLI's do (and as stack.cluster.yml gives them).
+		if dir := os.Getenv("DOCKER_CERT_PATH"); dir != "" {
+			ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		}
 	}
 	if p.TLSCA == "" && p.TLSCert == "" && p.TLSKey == "" {
 		p.TLSCA, p.TLSCert, p.TLSKey = ca, cert, key
