@@ -24,8 +24,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		want    Discovery
 		wantErr string
 		// env is FAAS_PEERS, and wantPeers the peers name provisioning
-		// must give.
-		env, wantPeers string
+		// must give; certPath is DOCKER_CERT_PATH, and wantPeersCA the
+		// peers' CA file provisioning must give.
+		env, wantPeers, certPath, wantPeersCA string
 	}{
 		{name: "bare", input: `swarm`, want: Discovery{}},
 		{name: "empty block", input: `swarm {
@@ -94,6 +95,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		},
 		{name: "peers from FAAS_PEERS", input: "swarm {\n tls_ca a\n tls_cert b\n tls_key c\n}", env: "tasks.env_gw",
 			want: Discovery{TLSCA: "a", TLSCert: "b", TLSKey: "c"}, wantPeers: "tasks.env_gw"},
+		// As stack.cluster.yml gives the Docker API's files: its environment.
+		{name: "peers' TLS from DOCKER_CERT_PATH", input: "swarm", env: "tasks.gateway", certPath: "/run/secrets",
+			want: Discovery{}, wantPeers: "tasks.gateway", wantPeersCA: "/run/secrets/ca.pem"},
+		{name: "an engine's TLS over DOCKER_CERT_PATH", input: "swarm {\n engine a tcp://a:2376 {\n tls_ca /a/ca.pem\n tls_cert /a/cert.pem\n tls_key /a/key.pem\n }\n}",
+			env: "tasks.gateway", certPath: "/run/secrets", wantPeers: "tasks.gateway", wantPeersCA: "/a/ca.pem",
+			// Provisioning fills in the engine's defaults in the slice the parsed options share.
+			want: Discovery{Engines: []EngineConfig{{Name: "a", DockerHost: "tcp://a:2376", TLSCA: "/a/ca.pem", TLSCert: "/a/cert.pem", TLSKey: "/a/key.pem", Reach: "published", PublishHost: "a"}}}},
 		{name: "peers without TLS", input: "swarm {\n peers tasks.gw\n}", wantErr: "peers: tls_ca, tls_cert and tls_key are required"},
 		{name: "peers without a name", input: "swarm {\n peers\n}", wantErr: "wrong argument count"},
 		{name: "peers with a bad port", input: "swarm {\n peers tasks.gw {\n port 0\n }\n}", wantErr: "want 1 to 65535"},
@@ -104,6 +112,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(peersEnv, tt.env)
+			t.Setenv(dockerCertPathEnv, tt.certPath)
 			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
 				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
 				var got Discovery
@@ -120,6 +129,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					err = provisioned.provision()
 					if err == nil && tt.wantPeers != "" && (provisioned.Peers == nil || provisioned.Peers.Name != tt.wantPeers) {
 						t.Errorf("%T: provisioned peers %+v, want the name %q", m, provisioned.Peers, tt.wantPeers)
+					}
+					if err == nil && tt.wantPeersCA != "" && (provisioned.Peers == nil || provisioned.Peers.TLSCA != tt.wantPeersCA) {
+						t.Errorf("%T: provisioned peers %+v, want the CA %q", m, provisioned.Peers, tt.wantPeersCA)
 					}
 				}
 				if tt.wantErr != "" {

@@ -300,6 +300,7 @@ engines() {
 }
 
 case "${1:-}" in
+deploy) deploy ;;
 up) up ;;
 test) test_cluster ;;
 local) deploy && local_first ;;
