@@ -24,10 +24,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		want    Discovery
 		wantErr string
 		// env is FAAS_PEERS, and wantPeers the peers name provisioning
-		// must give.
-		env, wantPeers string
-		// certPath is DOCKER_CERT_PATH.
-		certPath string
+		// must give; certPath is DOCKER_CERT_PATH, and wantPeersCA the
+		// peers' CA file provisioning must give.
+		env, wantPeers, certPath, wantPeersCA string
 	}{
 		{name: "bare", input: `swarm`, want: Discovery{}},
 		{name: "empty block", input: `swarm {
@@ -96,8 +95,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		},
 		{name: "peers from FAAS_PEERS", input: "swarm {\n tls_ca a\n tls_cert b\n tls_key c\n}", env: "tasks.env_gw",
 			want: Discovery{TLSCA: "a", TLSCert: "b", TLSKey: "c"}, wantPeers: "tasks.env_gw"},
-		{name: "peers with TLS from DOCKER_CERT_PATH", input: "swarm {\n peers tasks.gw\n}", certPath: "/run/secrets",
-			want: Discovery{Peers: &PeersConfig{Name: "tasks.gw"}}, wantPeers: "tasks.gw"},
+		// As stack.cluster.yml gives the Docker API's files: its environment.
+		{name: "peers' TLS from DOCKER_CERT_PATH", input: "swarm", env: "tasks.gateway", certPath: "/run/secrets",
+			want: Discovery{}, wantPeers: "tasks.gateway", wantPeersCA: "/run/secrets/ca.pem"},
+		{name: "an engine's TLS over DOCKER_CERT_PATH", input: "swarm {\n engine a tcp://a:2376 {\n tls_ca /a/ca.pem\n tls_cert /a/cert.pem\n tls_key /a/key.pem\n }\n}",
+			env: "tasks.gateway", certPath: "/run/secrets", wantPeers: "tasks.gateway", wantPeersCA: "/a/ca.pem",
+			// Provisioning fills in the engine's defaults in the slice the parsed options share.
+			want: Discovery{Engines: []EngineConfig{{Name: "a", DockerHost: "tcp://a:2376", TLSCA: "/a/ca.pem", TLSCert: "/a/cert.pem", TLSKey: "/a/key.pem", Reach: "published", PublishHost: "a"}}}},
 		{name: "peers without TLS", input: "swarm {\n peers tasks.gw\n}", wantErr: "peers: tls_ca, tls_cert and tls_key are required"},
 		{name: "peers without a name", input: "swarm {\n peers\n}", wantErr: "wrong argument count"},
 		{name: "peers with a bad port", input: "swarm {\n peers tasks.gw {\n port 0\n }\n}", wantErr: "want 1 to 65535"},
@@ -108,7 +112,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(peersEnv, tt.env)
-			t.Setenv("DOCKER_CERT_PATH", tt.certPath)
+			t.Setenv(dockerCertPathEnv, tt.certPath)
 			for _, m := range []caddyfile.Unmarshaler{new(SwarmUpstreams), new(SwarmRoute)} {
 				err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
 				var got Discovery
@@ -126,8 +130,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					if err == nil && tt.wantPeers != "" && (provisioned.Peers == nil || provisioned.Peers.Name != tt.wantPeers) {
 						t.Errorf("%T: provisioned peers %+v, want the name %q", m, provisioned.Peers, tt.wantPeers)
 					}
-					if err == nil && tt.certPath != "" && (provisioned.Peers == nil || provisioned.Peers.TLSCA != tt.certPath+"/ca.pem" || provisioned.Peers.TLSKey != tt.certPath+"/key.pem") {
-						t.Errorf("%T: provisioned peers %+v, want the TLS files in %s", m, provisioned.Peers, tt.certPath)
+					if err == nil && tt.wantPeersCA != "" && (provisioned.Peers == nil || provisioned.Peers.TLSCA != tt.wantPeersCA) {
+						t.Errorf("%T: provisioned peers %+v, want the CA %q", m, provisioned.Peers, tt.wantPeersCA)
 					}
 				}
 				if tt.wantErr != "" {
@@ -197,9 +201,6 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	}
 	var handlers, policies []string
 	var source any
-	// The selection policy of each reverse_proxy: the default's ("") and
-	// each named route's.
-	selection := map[string]any{}
 	for _, srv := range cfg.Apps.HTTP.Servers {
 		policies = slices.AppendSeq(policies, maps.Keys(srv.NamedRoutes))
 		for _, r := range srv.Routes {
@@ -207,28 +208,8 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 				handlers = append(handlers, h["handler"].(string))
 				if h["handler"] == "reverse_proxy" {
 					source = h["dynamic_upstreams"].(map[string]any)["source"]
-					selection[""] = selectionPolicy(h)
 				}
 			}
-		}
-		for name, raw := range srv.NamedRoutes {
-			var nr struct {
-				Handle []map[string]any `json:"handle"`
-			}
-			if err := json.Unmarshal(raw, &nr); err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range nr.Handle {
-				if h["handler"] == "reverse_proxy" {
-					selection[name] = selectionPolicy(h)
-				}
-			}
-		}
-	}
-	// Round robin with a counter per route, not Caddy's shared one.
-	for _, name := range []string{"", "grpc", "stream"} {
-		if got := selection[name]; got != "swarm_round_robin" {
-			t.Errorf("reverse_proxy %q balances with %v, want swarm_round_robin", name, got)
 		}
 	}
 	// The subroute is `handle /-/ready { swarm_ready }`.
@@ -244,14 +225,6 @@ func TestDefaultCaddyfileAdapts(t *testing.T) {
 	if want := `"logs":{"default":{"encoder":{"format":"lazy"}}}`; !strings.Contains(string(out), want) {
 		t.Errorf("the default log is not %s:\n%s", want, out)
 	}
-}
-
-// selectionPolicy returns the name of a reverse_proxy handler's
-// load-balancing policy, nil for none.
-func selectionPolicy(h map[string]any) any {
-	lb, _ := h["load_balancing"].(map[string]any)
-	sp, _ := lb["selection_policy"].(map[string]any)
-	return sp["policy"]
 }
 
 // TestSideCookieOption: side_cookie alone names the cookie faas_side, or

@@ -37,8 +37,8 @@ type PeersConfig struct {
 	// needs the serverAuth and clientAuth usages and server_name among
 	// its DNS names (scripts/certs.sh makes one). Default: tls_ca,
 	// tls_cert and tls_key, the Docker API's (the first engine's, with
-	// several; with one and none set, ca.pem, cert.pem and key.pem in
-	// DOCKER_CERT_PATH).
+	// several; without them, DOCKER_CERT_PATH's ca.pem, cert.pem and
+	// key.pem).
 	TLSCA   string `json:"tls_ca,omitempty"`
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
@@ -57,8 +57,14 @@ type PeersConfig struct {
 // for every module at once.
 const peersEnv = "FAAS_PEERS"
 
+// dockerCertPathEnv names the docker CLI's directory of the Docker API's
+// TLS files, which the engine client reads when no TLS option is set.
+const dockerCertPathEnv = "DOCKER_CERT_PATH"
+
 // setPeersDefaults fills in the peers option from FAAS_PEERS when it is
-// unset, and its TLS files from the Docker API's.
+// unset, and its TLS files from the Docker API's: its options, or, as the
+// docker CLI and the engine client take them, DOCKER_CERT_PATH's ca.pem,
+// cert.pem and key.pem (how stack.cluster.yml gives them).
 func (d *Discovery) setPeersDefaults() {
 	if d.Peers == nil {
 		name := os.Getenv(peersEnv)
@@ -73,13 +79,8 @@ func (d *Discovery) setPeersDefaults() {
 	if len(d.Engines) > 0 {
 		e := d.Engines[0]
 		ca, cert, key = e.TLSCA, e.TLSCert, e.TLSKey
-	}
-	if ca == "" && cert == "" && key == "" && len(d.Engines) == 0 {
-		// The one engine's files may come from the environment, as the
-		// docker CLI's do (and as stack.cluster.yml gives them).
-		if dir := os.Getenv("DOCKER_CERT_PATH"); dir != "" {
-			ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		}
+	} else if dir := os.Getenv(dockerCertPathEnv); ca == "" && cert == "" && key == "" && dir != "" {
+		ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	}
 	if p.TLSCA == "" && p.TLSCert == "" && p.TLSKey == "" {
 		p.TLSCA, p.TLSCert, p.TLSKey = ca, cert, key

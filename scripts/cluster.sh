@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cluster.sh up|test|lifecycle|local|down|run|scenarios|engines: a real three-node
+# cluster.sh up|test|lifecycle|local|scaling|down|run|scenarios|engines: a real three-node
 # swarm on this one machine, for `make test-cluster` (run: up, test, and down
 # whatever happens; then engines) and `make scenarios` (scenarios: up, the
 # gateway lifecycle, down). engines is another layout of the same nodes: two
@@ -145,8 +145,10 @@ test_cluster() {
 	log "scale 2→4 converged on both gateways"
 
 	lifecycle
-	# Before worker 3 leaves: lb local needs a replica on each of the 3 nodes.
+	# Before worker 3 leaves: lb local needs a replica on each of the 3 nodes,
+	# and the gateways two peers.
 	local_first
+	scaling
 
 	log "worker 3 leaves the swarm"
 	d 3 swarm leave --force >/dev/null
@@ -183,6 +185,23 @@ local_first() {
 		go test -count=1 -timeout 10m -v -run '^TestClusterLocal$' ./e2e >/tmp/faas-cluster-local.log 2>&1 ||
 		{ tail -n 60 /tmp/faas-cluster-local.log >&2; fail "lb local (log: /tmp/faas-cluster-local.log)"; }
 	cat build/cluster-local.txt
+}
+
+# scaling: the two gateways scale a service as one (issue 25): one of them
+# decides, the count follows the load of both, and the other takes over when
+# the deciding one's node is drained, under load through the stand-in load
+# balancer (e2e/cluster_scaling_test.go); part of test_cluster, and by hand
+# (cluster.sh up, then cluster.sh scaling, which deploys). Its steps print as
+# they happen.
+scaling() {
+	log "scaling: the gateways decide as one"
+	DOCKER_HOST=unix://$(node_sock 1) FAAS_CLUSTER_GATEWAYS="$(node_ip 2):$GATEWAY_PORT,$(node_ip 3):$GATEWAY_PORT" \
+		FAAS_CLUSTER_ENGINES="unix://$(node_sock 2),unix://$(node_sock 3)" \
+		FAAS_CLUSTER_LB=$lb_listen FAAS_CLUSTER_NEXT_IMAGE=$gateway_next \
+		go test -count=1 -timeout 10m -v -run '^TestClusterScaling$' ./e2e 2>&1 | tee /tmp/faas-cluster-scaling.log |
+		sed -un 's/^ *cluster_scaling_test.go:[0-9]*: step \([0-9:]*\): /== scaling \1: /p' ||
+		{ tail -n 60 /tmp/faas-cluster-scaling.log >&2; fail "scaling (log: /tmp/faas-cluster-scaling.log)"; }
+	cat build/cluster-scaling.txt
 }
 
 # down removes every node either layout starts.
@@ -300,6 +319,7 @@ engines() {
 }
 
 case "${1:-}" in
+scaling) deploy && scaling ;;
 up) up ;;
 test) test_cluster ;;
 local) deploy && local_first ;;
@@ -308,5 +328,5 @@ down) down ;;
 run) run ;;
 scenarios) scenarios ;;
 engines) engines ;;
-*) echo "usage: $0 up|test|lifecycle|local|down|run|scenarios|engines" >&2; exit 2 ;;
+*) echo "usage: $0 up|test|lifecycle|local|scaling|down|run|scenarios|engines" >&2; exit 2 ;;
 esac

@@ -21,6 +21,13 @@ type view struct {
 	peers map[netip.Addr]seen
 	// polls counts the polls done so far.
 	polls int
+	// left is set when this gateway was in an earlier answer and is not
+	// in this one: swarm takes a stopping task out of the name's answer
+	// as its shutdown starts, while the task still runs (shutdown_delay,
+	// then its requests in flight), and its peers stop counting it at
+	// once; it leaves the decisions to them rather than decide beside
+	// them until it exits.
+	left bool
 }
 
 // seen is one peer's latest report and when it arrived.
@@ -35,14 +42,15 @@ func (s seen) live(now time.Time, liveFor time.Duration) bool {
 }
 
 // leader reports whether this gateway decides at now: it does when it has
-// polled twice and no live peer has an address below its own, or when it is
-// not in the answer at all.
+// polled twice and no live peer has an address below its own, or when it
+// has never been in the answer at all (it decides alone); not when it has
+// left the answer.
 func (v *view) leader(now time.Time, liveFor time.Duration) bool {
 	if v.polls < 2 {
 		return false
 	}
 	if !v.self.IsValid() {
-		return true
+		return !v.left
 	}
 	for addr, s := range v.peers {
 		if addr.Less(v.self) && s.live(now, liveFor) {
@@ -69,7 +77,7 @@ func (v *view) reports(now time.Time, liveFor time.Duration) []scaling.Report {
 // what arrives before it publishes the view.
 func (v *view) next(answer, selfAddrs []netip.Addr) *view {
 	if answer == nil {
-		return &view{self: v.self, peers: maps.Clone(v.peers), polls: v.polls + 1}
+		return &view{self: v.self, peers: maps.Clone(v.peers), polls: v.polls + 1, left: v.left}
 	}
 	n := &view{peers: make(map[netip.Addr]seen, len(answer)), polls: v.polls + 1}
 	for _, addr := range answer {
@@ -80,6 +88,7 @@ func (v *view) next(answer, selfAddrs []netip.Addr) *view {
 			n.self = addr
 		}
 	}
+	n.left = !n.self.IsValid() && (v.self.IsValid() || v.left)
 	return n
 }
 
