@@ -159,20 +159,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := make(map[string]bool)
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] && opt != "engine" {
-			return d.Errf("swarm option '%s' has already been specified", opt)
-		}
-		seen[opt] = true
-		if known, err := tlsOption(d, opt, &o.TLSCA, &o.TLSCert, &o.TLSKey); known {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-
+	tls := [3]*string{&o.TLSCA, &o.TLSCert, &o.TLSKey}
+	return eachOption(d, 0, "swarm option", tls, func(opt string) bool { return opt == "engine" }, func(opt string) error {
 		var err error
 		switch opt {
 		case "docker_host":
@@ -211,11 +199,8 @@ func (o *Discovery) unmarshalCaddyfileWith(d *caddyfile.Dispenser, own func(opt 
 				return d.Errf("unrecognized swarm option '%s'", opt)
 			}
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // unmarshalEngine parses an engine subdirective: its name, its address
@@ -228,19 +213,8 @@ func (o *Discovery) unmarshalEngine(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("engine %s: option '%s' has already been specified", e.Name, opt)
-		}
-		seen[opt] = true
-		if known, err := tlsOption(d, opt, &e.TLSCA, &e.TLSCert, &e.TLSKey); known {
-			if err != nil {
-				return err
-			}
-			continue
-		}
+	tls := [3]*string{&e.TLSCA, &e.TLSCert, &e.TLSKey}
+	err := eachOption(d, d.Nesting(), "engine "+e.Name+": option", tls, nil, func(opt string) error {
 		var err error
 		switch opt {
 		case "reach":
@@ -250,23 +224,38 @@ func (o *Discovery) unmarshalEngine(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("engine %s: unrecognized option '%s'", e.Name, opt)
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	o.Engines = append(o.Engines, e)
 	return nil
 }
 
-// tlsOption parses opt if it is one of a Docker API connection's TLS
-// files (tls_ca, tls_cert, tls_key) into ca, cert or key, and reports
-// whether it was.
-func tlsOption(d *caddyfile.Dispenser, opt string, ca, cert, key *string) (bool, error) {
-	dst, ok := map[string]*string{"tls_ca": ca, "tls_cert": cert, "tls_key": key}[opt]
-	if !ok {
-		return false, nil
+// eachOption parses the block of subdirectives at nesting: the TLS files
+// of a connection (tls_ca, tls_cert, tls_key) into tls, every other one
+// with parse. A subdirective given twice is an error naming it as
+// `<what> '<name>'`, but for those repeatable (if not nil) allows.
+func eachOption(d *caddyfile.Dispenser, nesting int, what string, tls [3]*string, repeatable func(string) bool, parse func(opt string) error) error {
+	seen := make(map[string]bool)
+	for d.NextBlock(nesting) {
+		opt := d.Val()
+		if seen[opt] && (repeatable == nil || !repeatable(opt)) {
+			return d.Errf("%s '%s' has already been specified", what, opt)
+		}
+		seen[opt] = true
+		var err error
+		if dst, ok := map[string]*string{"tls_ca": tls[0], "tls_cert": tls[1], "tls_key": tls[2]}[opt]; ok {
+			err = oneArg(d, dst)
+		} else {
+			err = parse(opt)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return true, oneArg(d, dst)
+	return nil
 }
 
 // oneArg reads the single argument of the current subdirective into dst.

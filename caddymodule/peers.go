@@ -163,19 +163,8 @@ func (o *Discovery) unmarshalPeers(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("peers: option '%s' has already been specified", opt)
-		}
-		seen[opt] = true
-		if known, err := tlsOption(d, opt, &p.TLSCA, &p.TLSCert, &p.TLSKey); known {
-			if err != nil {
-				return err
-			}
-			continue
-		}
+	tls := [3]*string{&p.TLSCA, &p.TLSCert, &p.TLSKey}
+	err := eachOption(d, d.Nesting(), "peers: option", tls, nil, func(opt string) error {
 		var err error
 		switch opt {
 		case "port":
@@ -194,9 +183,10 @@ func (o *Discovery) unmarshalPeers(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("peers: unrecognized option '%s'", opt)
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	o.Peers = p
 	return nil

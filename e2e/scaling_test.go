@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -333,26 +332,13 @@ type replicaSamples struct {
 // until the test ends.
 func sampleReplicas(t *testing.T, cli *client.Client, service string) *replicaSamples {
 	s := new(replicaSamples)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(stepSamples)
-		defer tick.Stop()
-		for {
-			if n, err := specReplicas(cli, service); err == nil {
-				s.mu.Lock()
-				s.times, s.replica = append(s.times, time.Now()), append(s.replica, n)
-				s.mu.Unlock()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+	pollEvery(t, stepSamples, func(context.Context) {
+		if n, err := specReplicas(cli, service); err == nil {
+			s.mu.Lock()
+			s.times, s.replica = append(s.times, time.Now()), append(s.replica, n)
+			s.mu.Unlock()
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	return s
 }
 
@@ -398,22 +384,14 @@ func (s *replicaSamples) between(from, to time.Time) []uint64 {
 // scalingStateIs checks that the gateway's routes API (its admin
 // endpoint) shows the scaled service of the route with prefix in state.
 func scalingStateIs(t *testing.T, prefix, state string) error {
-	_, pid, err := gatewayProcess(t)
-	if err != nil {
-		return err
-	}
-	body, err := adminGet(pid, "/swarm/routes")
-	if err != nil {
-		return err
-	}
 	var v struct {
 		Routes []struct {
 			Prefix  string
 			Scaling *struct{ State, Reason string }
 		}
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return fmt.Errorf("decoding the routes API: %w", err)
+	if err := gatewayRoutes(t, &v); err != nil {
+		return err
 	}
 	for _, r := range v.Routes {
 		switch {

@@ -46,14 +46,21 @@ func newDockerClient(t *testing.T) *client.Client {
 // watchTasks starts a taskClock that runs until the test ends.
 func watchTasks(t *testing.T, cli *client.Client, service string) *taskClock {
 	tc := &taskClock{cli: cli, service: service, tasks: map[string]*taskLife{}}
+	pollEvery(t, 100*time.Millisecond, tc.poll)
+	return tc
+}
+
+// pollEvery calls f now and every interval, in a goroutine of its own,
+// until the test ends.
+func pollEvery(t *testing.T, interval time.Duration, f func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
-			tc.poll(ctx)
+			f(ctx)
 			select {
 			case <-ctx.Done():
 				return
@@ -62,7 +69,6 @@ func watchTasks(t *testing.T, cli *client.Client, service string) *taskClock {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return tc
 }
 
 func (tc *taskClock) poll(ctx context.Context) {

@@ -108,10 +108,9 @@ func flipAnswer(path string) (string, error) {
 	return strings.SplitN(r.Data.ServiceID, ".", 2)[0], nil
 }
 
-// checkWeights compares the sides of path's route in the gateway's routes
-// API (its admin endpoint) with want: each service's weight, and its
-// share in percent, with one replica each.
-func checkWeights(t *testing.T, path string, want map[string][2]int) error {
+// gatewayRoutes decodes the routes API of the stack's gateway (its admin
+// endpoint, /swarm/routes) into v.
+func gatewayRoutes(t *testing.T, v any) error {
 	t.Helper()
 	_, pid, err := gatewayProcess(t)
 	if err != nil {
@@ -121,6 +120,17 @@ func checkWeights(t *testing.T, path string, want map[string][2]int) error {
 	if err != nil {
 		return err
 	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decoding /swarm/routes: %w", err)
+	}
+	return nil
+}
+
+// checkWeights compares the sides of path's route in the gateway's routes
+// API (its admin endpoint) with want: each service's weight, and its
+// share in percent, with one replica each.
+func checkWeights(t *testing.T, path string, want map[string][2]int) error {
+	t.Helper()
 	var v struct {
 		Routes []struct {
 			Prefix, Service string
@@ -129,8 +139,8 @@ func checkWeights(t *testing.T, path string, want map[string][2]int) error {
 			Replicas        []json.RawMessage
 		}
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return fmt.Errorf("decoding /swarm/routes: %w", err)
+	if err := gatewayRoutes(t, &v); err != nil {
+		return err
 	}
 	got := map[string][2]int{}
 	for _, r := range v.Routes {
