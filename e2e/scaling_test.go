@@ -42,7 +42,8 @@ type wake struct {
 
 // TestScaleToZero lets a service with a 10 s idle time fall asleep, then
 // wakes it with 100 concurrent requests, which must all get 200: 3 times
-// in CI, 10 with SCENARIOS=full. It reports each wake's parts.
+// in CI, 10 with SCENARIOS=full. It reports each wake's parts, and with
+// ten wakes their verdicts against the targets.
 func TestScaleToZero(t *testing.T) {
 	requireSwarm(t)
 	wakes := 3
@@ -105,19 +106,11 @@ func TestScaleToZero(t *testing.T) {
 			t.Errorf("wake %d: the service slept %v after its last request, want within %v (idle %v)", i+1, w.slept, want, sleepIdle)
 		}
 	}
-	report := wakeTable(ws)
+	// Timing targets are reported, not asserted, as the scenarios' are;
+	// three wakes are too few for a verdict on a p99.
+	report := wakeTable(ws, wakes >= 10)
 	t.Log("\n" + report)
 	writeFile(t, "scaling.txt", report)
-	worst := func(f func(wake) time.Duration) time.Duration {
-		return slices.Max(collect(ws, f))
-	}
-	// With at most ten wakes, p99 is the worst one.
-	if g := worst(func(w wake) time.Duration { return w.gateway }); g > targetWakeGateway {
-		t.Errorf("the gateway's share of a wake (task running -> first answer) reached %v, want at most %v", g, targetWakeGateway)
-	}
-	if d := worst(func(w wake) time.Duration { return w.decision }); d > targetWakeDecision {
-		t.Errorf("the decision to wake (first request -> scale call) took up to %v, want at most %v", d, targetWakeDecision)
-	}
 }
 
 // answer is one request of a burst.
@@ -178,25 +171,41 @@ func wakeParts(cli *client.Client, service string, first, firstAnswer time.Time)
 	}, nil
 }
 
-// wakeTable is the wakes' parts: median and worst of each.
-func wakeTable(ws []wake) string {
+// wakeTable is the wakes' parts: median and worst of each, and with
+// verdicts, PASS or MISS against the parts' targets (the worst of at most
+// ten wakes is their p99).
+func wakeTable(ws []wake, verdicts bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scale to zero: %d wakes of multiply, %d concurrent first requests each, idle %v, all answered 200\n", len(ws), wakeBurst, sleepIdle)
-	fmt.Fprintf(&b, "%-46s %10s %10s %10s\n", "part", "median", "worst", "target")
+	fmt.Fprintf(&b, "scale to zero: %d wakes of multiply, %d concurrent first requests each, idle %v, all answered 200", len(ws), wakeBurst, sleepIdle)
+	if !verdicts {
+		b.WriteString(" (figures only: SCENARIOS=full takes 10 wakes, with verdicts)")
+	}
+	fmt.Fprintf(&b, "\n%-46s %10s %10s %10s\n", "part", "median", "worst", "target")
 	for _, row := range []struct {
 		name   string
 		f      func(wake) time.Duration
-		target string
+		target time.Duration // of the worst; 0: none
 	}{
-		{"slept after the last request", func(w wake) time.Duration { return w.slept }, "idle + a few s"},
-		{"decision: first request -> scale call", func(w wake) time.Duration { return w.decision }, targetWakeDecision.String()},
-		{"engine: task created -> running", func(w wake) time.Duration { return w.engine }, "-"},
-		{"gateway: task running -> first answer", func(w wake) time.Duration { return w.gateway }, targetWakeGateway.String()},
-		{"total: first request -> first answer", func(w wake) time.Duration { return w.total }, "-"},
+		{"slept after the last request", func(w wake) time.Duration { return w.slept }, 0},
+		{"decision: first request -> scale call", func(w wake) time.Duration { return w.decision }, targetWakeDecision},
+		{"engine: task created -> running", func(w wake) time.Duration { return w.engine }, 0},
+		{"gateway: task running -> first answer", func(w wake) time.Duration { return w.gateway }, targetWakeGateway},
+		{"total: first request -> first answer", func(w wake) time.Duration { return w.total }, 0},
 	} {
 		v := collect(ws, row.f)
 		slices.Sort(v)
-		fmt.Fprintf(&b, "%-46s %10v %10v %10s\n", row.name, v[len(v)/2].Round(time.Millisecond), v[len(v)-1].Round(time.Millisecond), row.target)
+		worst := v[len(v)-1]
+		target, verdict := "-", ""
+		if row.target > 0 {
+			target = row.target.String()
+			if verdicts {
+				verdict = " PASS"
+				if worst > row.target {
+					verdict = " MISS"
+				}
+			}
+		}
+		fmt.Fprintf(&b, "%-46s %10v %10v %10s%s\n", row.name, v[len(v)/2].Round(time.Millisecond), worst.Round(time.Millisecond), target, verdict)
 	}
 	return b.String()
 }
