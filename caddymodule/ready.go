@@ -70,13 +70,19 @@ func (sr *SwarmReady) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyh
 const defaultReadyTimeout = 5 * time.Second
 
 // defaultReadyTimeoutOf sets a module's ready_timeout to its default if
-// unset, and checks it.
+// it is unset, and checks it.
 func defaultReadyTimeoutOf(d *caddy.Duration) error {
+	return defaultDurationOf("ready_timeout", d, defaultReadyTimeout)
+}
+
+// defaultDurationOf sets the duration option name to def if it is unset
+// (0), and refuses a negative one.
+func defaultDurationOf(name string, d *caddy.Duration, def time.Duration) error {
 	if *d == 0 {
-		*d = caddy.Duration(defaultReadyTimeout)
+		*d = caddy.Duration(def)
 	}
 	if *d < 0 {
-		return fmt.Errorf("ready_timeout must be positive, got %v", time.Duration(*d))
+		return fmt.Errorf("%s must be positive, got %v", name, time.Duration(*d))
 	}
 	return nil
 }

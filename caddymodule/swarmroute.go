@@ -160,11 +160,8 @@ func (sr *SwarmRoute) Provision(ctx caddy.Context) error {
 	if err := defaultReadyTimeoutOf(&sr.ReadyTimeout); err != nil {
 		return err
 	}
-	if sr.WakeTimeout < 0 {
-		return fmt.Errorf("wake_timeout must be positive, got %v", time.Duration(sr.WakeTimeout))
-	}
-	if sr.WakeTimeout == 0 {
-		sr.WakeTimeout = caddy.Duration(defaultWakeTimeout)
+	if err := defaultDurationOf("wake_timeout", &sr.WakeTimeout, defaultWakeTimeout); err != nil {
+		return err
 	}
 	if err := sr.Discovery.Provision(ctx); err != nil {
 		return err
