@@ -86,6 +86,11 @@ type ServiceStatus struct {
 	// Converging is true while the service scales, updates, or has
 	// replicas starting or stopping: its source re-lists it often.
 	Converging bool
+	// Starting is true while the service converges towards at least one
+	// replica and has none running (woken from zero, just created, scaled
+	// up from nothing): a request may be waiting for its first replica, so
+	// its source re-lists it faster than converge_interval, for a while.
+	Starting bool
 	// Idle is true when the service is settled and wants no replica: a
 	// failing request cannot be a sign of a change the source missed.
 	Idle bool

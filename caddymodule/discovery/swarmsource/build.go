@@ -64,7 +64,10 @@ func Build(st State, opts Options) (*routing.Table, discovery.Report) {
 		}
 		tasks := tasksBySvc[svc.ID]
 		conv := isConverging(svc, tasks)
-		rep.Services[name] = discovery.ServiceStatus{ID: svc.ID, Converging: conv, Idle: !conv && wantsNoReplica(svc), Created: svc.CreatedAt}
+		rep.Services[name] = discovery.ServiceStatus{
+			ID: svc.ID, Converging: conv, Starting: conv && isStarting(svc, tasks),
+			Idle: !conv && wantsNoReplica(svc), Created: svc.CreatedAt,
+		}
 		for _, d := range cfg.Disabled {
 			rep.Add(discovery.ProblemKey{Service: name, Route: d.Route}, discovery.ReasonLabels, discovery.NotRouted(d.Route)+d.Err.Error())
 		}
@@ -266,6 +269,20 @@ func isConverging(svc *swarm.Service, tasks []*swarm.Task) bool {
 		}
 	}
 	return false
+}
+
+// isStarting reports whether a service wants a replica and has none
+// running: its first one is on its way.
+func isStarting(svc *swarm.Service, tasks []*swarm.Task) bool {
+	if wantsNoReplica(svc) {
+		return false
+	}
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateRunning {
+			return false
+		}
+	}
+	return true
 }
 
 // scaled is what a side of a scaled service carries.

@@ -25,6 +25,14 @@ const (
 	// stuckInterval instead of every converge interval.
 	stuckAfter    = time.Minute
 	stuckInterval = 2 * time.Second
+	// A starting service (one that wants a replica and has none running:
+	// woken from zero, say, with requests held until it runs) is re-listed
+	// alone every startingInterval, for up to startingFor, so its first
+	// replica is routed within tens of milliseconds of running rather than
+	// up to a converge interval later. The other converging services keep
+	// their converge interval.
+	startingInterval = 25 * time.Millisecond
+	startingFor      = 15 * time.Second
 )
 
 // loop is one run of the source: its state, touched only by the goroutine
@@ -40,6 +48,11 @@ type loop struct {
 	failures int   // listings failed in a row
 	// convergingSince is when the current convergence began.
 	convergingSince time.Time
+	// lastConverge is when all converging services were last re-listed.
+	lastConverge time.Time
+	// starting holds when each starting service (by ID) was first seen
+	// starting.
+	starting map[string]time.Time
 	// lastFull is when the last full listing succeeded.
 	lastFull time.Time
 	nets     networkCache
@@ -59,7 +72,8 @@ func (s *Source) newLoop(feed *discovery.Feed) *loop {
 				feed.Stats().APIError(endpoint, err)
 			}
 		}}, api: s.API, labelPrefix: s.opts.LabelPrefix, now: feed.Now},
-		stream: eventStream{now: feed.Now},
+		stream:   eventStream{now: feed.Now},
+		starting: make(map[string]time.Time),
 	}
 }
 
@@ -104,19 +118,65 @@ func (l *loop) report() discovery.Report { return l.feed.Last().Report }
 
 // timerFired runs the listing that is due. While services converge, the
 // event stream is open (or poll_only is set) and the periodic resync is not
-// due, that is a re-list of the converging services only; otherwise
-// (resync_interval elapsed, retrying after a failure, or re-listing because
-// the event stream is down) a full one.
+// due, that is a re-list of the converging services only (of the starting
+// ones only, between two converge intervals); otherwise (resync_interval
+// elapsed, retrying after a failure, or re-listing because the event
+// stream is down) a full one.
 func (l *loop) timerFired(ctx context.Context) {
 	ids := convergingIDs(l.report())
 	partial := len(ids) > 0 && l.feed.Synced() && l.failures == 0 &&
 		(l.opts.PollOnly || l.stream.isOpen()) &&
 		l.now().Sub(l.lastFull) < l.opts.ResyncInterval
-	if partial {
-		l.relistServices(ctx, ids)
+	if !partial {
+		l.resync(ctx)
 		return
 	}
-	l.resync(ctx)
+	if fast := l.hurried(); len(fast) > 0 && l.now().Sub(l.lastConverge) < l.convergeInterval() {
+		ids = fast
+	} else {
+		l.lastConverge = l.now()
+	}
+	l.relistServices(ctx, ids)
+}
+
+// trackStarting notes when each starting service of the last report began
+// starting, and forgets the others.
+func (l *loop) trackStarting() {
+	svcs := l.report().Services
+	seen := make(map[string]bool, len(l.starting))
+	for _, s := range svcs {
+		if !s.Starting {
+			continue
+		}
+		seen[s.ID] = true
+		if _, ok := l.starting[s.ID]; !ok {
+			l.starting[s.ID] = l.now()
+		}
+	}
+	maps.DeleteFunc(l.starting, func(id string, _ time.Time) bool { return !seen[id] })
+}
+
+// hurried returns the IDs, sorted, of the services starting for less than
+// startingFor: those re-listed every startingInterval.
+func (l *loop) hurried() []string {
+	var ids []string
+	for id, since := range l.starting {
+		if l.now().Sub(since) < startingFor {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// convergeInterval is how often the converging services are re-listed:
+// converge_interval, slowed down once the convergence lasts stuckAfter.
+func (l *loop) convergeInterval() time.Duration {
+	c := l.opts.ConvergeInterval
+	if !l.convergingSince.IsZero() && l.now().Sub(l.convergingSince) > stuckAfter {
+		c = max(c, stuckInterval)
+	}
+	return c
 }
 
 // eventsArrived handles an event and those queued behind it with one
@@ -289,7 +349,7 @@ func (l *loop) failed(ctx context.Context, err error) {
 
 // nextDelay is how long to wait before the next listing: backoff after a
 // failure, the converge interval while a service converges (slowing down
-// after stuckAfter), otherwise until the periodic full listing is due
+// after stuckAfter; startingInterval while one starts), otherwise until the periodic full listing is due
 // (however many events came since the last one: they re-list only what
 // they name); and no longer than the event stream's own retry while it is
 // down.
@@ -303,13 +363,13 @@ func (l *loop) nextDelay() time.Duration {
 		if l.convergingSince.IsZero() {
 			l.convergingSince = l.now()
 		}
-		c := l.opts.ConvergeInterval
-		if l.now().Sub(l.convergingSince) > stuckAfter {
-			c = max(c, stuckInterval)
+		d = min(d, l.convergeInterval())
+		if l.trackStarting(); len(l.hurried()) > 0 {
+			d = min(d, startingInterval)
 		}
-		d = min(d, c)
 	default:
 		l.convergingSince = time.Time{}
+		clear(l.starting)
 	}
 	if retry, down := l.stream.retryIn(); !l.opts.PollOnly && down {
 		d = min(d, retry)

@@ -303,6 +303,57 @@ func TestConvergingRelistAsksOnlyForConverging(t *testing.T) {
 	}
 }
 
+// TestStartingServiceRelistedFast: a service that wants a replica and has
+// none running (a wake from zero) is re-listed alone every
+// startingInterval, so its first replica is routed within tens of
+// milliseconds of running with no event; another converging service keeps
+// its converge interval.
+func TestStartingServiceRelistedFast(t *testing.T) {
+	fe := fake.NewEngine(t)
+	// s (route /s) starts its one replica; u updates, with one running.
+	fe.Seed(nil, "10.0.1.20")
+	fe.Tasks[0] = fake.Task("s", "10.0.1.20", fake.TaskState(swarm.TaskStateRunning, swarm.TaskStateStarting))
+	fe.Services = append(fe.Services, fake.Service("u", fake.Enabled("faas.path", "/u"), fake.ServiceUpdating()))
+	fe.Tasks = append(fe.Tasks, fake.Task("u", "10.0.1.10"))
+	o := testOptions(fe)
+	o.ConvergeInterval = 500 * time.Millisecond
+	w, _ := startTestWatcher(t, fe, o)
+	waitStreamListing(t, fe)
+	if st := w.Snapshot().Report.Services["s"]; !st.Starting || !st.Converging {
+		t.Fatalf("service s with its only task starting: %+v, want starting and converging", st)
+	}
+
+	n := fe.CallTotal()
+	time.Sleep(time.Second)
+	alone, withU := 0, 0
+	for _, c := range fe.CallsSince(n) {
+		call, f := callFilters(t, c)
+		if call != "GET /tasks" {
+			continue
+		}
+		switch got := f.Get("service"); {
+		case slices.Equal(got, []string{"s"}):
+			alone++
+		case slices.Contains(got, "u"):
+			withU++
+		}
+	}
+	// 1 s is 40 starting intervals and 2 converge intervals; a loaded
+	// machine may run fewer, never more.
+	if alone < 15 {
+		t.Errorf("the starting service was re-listed alone %d times in 1s, want at least 15", alone)
+	}
+	if withU > 3 {
+		t.Errorf("the updating service was re-listed %d times in 1s, want at most 3 (every converge_interval, 500ms)", withU)
+	}
+
+	// Its task runs, with no event: routed within a few starting
+	// intervals, well before the next converge interval would see it.
+	fe.Quietly(func(fe *fake.Engine) { fe.Tasks[0] = fake.Task("s", "10.0.1.20") })
+	took := fake.WaitUpstreams(t, w, 300*time.Millisecond, "10.0.1.20:8080")
+	t.Logf("first replica routed %v after it ran", took)
+}
+
 // callFilters splits a call as callsSince returns it into the call and
 // its filters.
 func callFilters(t *testing.T, c string) (string, filters.Args) {
