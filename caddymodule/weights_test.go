@@ -151,7 +151,9 @@ func TestWeightZero(t *testing.T) {
 
 // TestWeightFlip: a blue-green switch by label, 100/0 to 0/100 (green
 // raised first, then blue lowered, as two `docker service update`s do it)
-// under 200 requests/s: no request fails, and every request sent 0.5 s
+// under 200 requests/s: no request fails, every request sent well before
+// the first change (50 ms: a request in flight may reach the gateway after
+// the change was applied) is answered by blue, and every request sent 0.5 s
 // after the second change is answered by green.
 func TestWeightFlip(t *testing.T) {
 	gf := blueGreen(t, "100", "0")
@@ -165,7 +167,8 @@ func TestWeightFlip(t *testing.T) {
 		mu      sync.Mutex
 		results []result
 		wg      sync.WaitGroup
-		flipped time.Time
+		began   time.Time // the first change was made
+		flipped time.Time // the second change was made
 	)
 	client := &http.Client{Timeout: 10 * time.Second}
 	tick := time.NewTicker(5 * time.Millisecond) // 200 requests/s
@@ -176,6 +179,7 @@ func TestWeightFlip(t *testing.T) {
 			break
 		}
 		if flipped.IsZero() && now.Sub(start) > time.Second {
+			began = time.Now()
 			gf.setWeight("green", "100")
 			gf.setWeight("blue", "0")
 			flipped = time.Now()
@@ -183,9 +187,10 @@ func TestWeightFlip(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Now() // not the tick's: a tick may be read late
 			a := gf.send(t, client, "/app/")
 			mu.Lock()
-			results = append(results, result{now, a})
+			results = append(results, result{sent, a})
 			mu.Unlock()
 		}()
 	}
@@ -201,7 +206,7 @@ func TestWeightFlip(t *testing.T) {
 			t.Logf("failed: %d %q", r.a.code, r.a.body)
 		}
 		switch {
-		case r.sent.Before(flipped):
+		case r.sent.Before(began.Add(-50 * time.Millisecond)):
 			before++
 			if serviceOf(r.a.replica) != "blue" && r.a.code == http.StatusOK {
 				t.Errorf("before the switch, answered by %s", r.a.replica)
