@@ -136,6 +136,10 @@ gateway-image: base-images
 gateway-image-pgo: base-images
 	$(call build-gateway,$(GATEWAY_PGO_IMAGE),--build-arg GO_PGO=/src/pgo/default.pgo)
 
+## gateway-image-amd64v3: the gateway built for GOAMD64=v3 (AVX2, BMI2, FMA), a lever for the bench (BENCH_IMAGES)
+gateway-image-amd64v3: base-images
+	$(call build-gateway,$(GATEWAY_IMAGE)-amd64v3,--build-arg GOAMD64=v3)
+
 # build-gateway(tag, extra docker build arguments)
 define build-gateway
 	@echo "building $(1) with xcaddy (the first build compiles Caddy: about 5 minutes on 2 cores)"

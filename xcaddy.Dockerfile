@@ -34,6 +34,11 @@ RUN ["go", "mod", "download"]
 ARG GO_PGO=off
 COPY pgo/default.pgo pgo/
 ENV GOFLAGS=-pgo=${GO_PGO}
+# The amd64 instruction set level the compiler may assume (v1, Go's default,
+# runs on any x86-64; v3 needs AVX2, BMI2, FMA), a lever the bench measures
+# (BENCH_IMAGES): --build-arg GOAMD64=v3.
+ARG GOAMD64=v1
+ENV GOAMD64=${GOAMD64}
 RUN ["go", "build", "-trimpath", "-tags", "nobadger,nomysql,nopgx", "-o", "/dev/null", \
      "github.com/caddyserver/caddy/v2/cmd/caddy", "github.com/docker/docker/client"]
 

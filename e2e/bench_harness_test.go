@@ -208,7 +208,7 @@ func TestTraefikSkipped(t *testing.T) {
 	saved := traefikImage
 	t.Cleanup(func() { traefikImage = saved })
 	traefikImage = ""
-	c, line := startTraefik(t)
+	c, line := startTraefik(t, false)
 	if c != nil || !strings.Contains(line, "traefik: skipped: TRAEFIK_IMAGE is not set") || !strings.Contains(line, "scripts/traefik-image.sh") {
 		t.Errorf("startTraefik without TRAEFIK_IMAGE = %v, %q", c, line)
 	}

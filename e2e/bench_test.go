@@ -49,6 +49,9 @@ func benchSizeFromEnv() (benchSize, string) {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
 		size.rounds = n
 	}
+	if d, err := time.ParseDuration(os.Getenv("BENCH_TIME")); err == nil && d >= time.Second {
+		size.wrkTime, size.latTime = d, d
+	}
 	return size, name
 }
 
@@ -97,8 +100,12 @@ func (c *contender) cpuTime(t *testing.T) time.Duration {
 // GOGC=800,GOMEMLIMIT=64MiB" adds the shipped gateway with each of those
 // settings, BENCH_CADDYFILES="a b" the shipped gateway with each of those
 // Caddyfiles (absolute, or from the repository's root) instead of its own,
-// beside gateway.caddy for its imports; BENCH_ROUNDS=10 runs that many
-// rounds instead of 5 (the full bench) or 2.
+// beside gateway.caddy for its imports, BENCH_IMAGES="a b" the shipped
+// Caddyfile on each of those images (other builds); BENCH_ROUNDS=10 runs
+// that many rounds instead of 5 (the full bench) or 2, BENCH_TIME=10s that
+// long per contender per round; BENCH_PROFILE=1 takes CPU profiles of the
+// shipped gateway, the baseline and Traefik after the rounds
+// (bench_profile_test.go).
 func TestBench(t *testing.T) {
 	requireSwarm(t)
 	wrk, err := exec.LookPath("wrk")
@@ -172,7 +179,13 @@ func TestBench(t *testing.T) {
 		gateways = append(gateways, &contender{name: "gateway: shipped, " + filepath.Base(file), port: port, does: parityGateway,
 			service: startGatewayWith(t, fmt.Sprintf("caddyfile%d", i), gatewayImage, port, files)})
 	}
-	traefik, traefikSkipped := startTraefik(t)
+	for i, image := range strings.Fields(os.Getenv("BENCH_IMAGES")) {
+		port := imagePort + i
+		gateways = append(gateways, &contender{name: "gateway: image " + image, port: port, does: parityGateway,
+			service: startGateway(t, fmt.Sprintf("image%d", i), image, port)})
+	}
+	profile := os.Getenv("BENCH_PROFILE") != ""
+	traefik, traefikSkipped := startTraefik(t, profile)
 	if traefik != nil {
 		gateways = append(gateways, traefik)
 	}
@@ -257,6 +270,14 @@ func TestBench(t *testing.T) {
 	for _, c := range cs {
 		c.rssMB = rssMB(t, c.service)
 	}
+	var profiles string
+	if profile {
+		profiled := []*contender{shipped, baseline}
+		if traefik != nil {
+			profiled = append(profiled, traefik)
+		}
+		profiles = profileContenders(t, wrk, 20*time.Second, profiled...)
+	}
 	for _, g := range append(gateways, twin) { // done: their CPU is the other contenders' from here on
 		_, _ = docker(t, time.Minute, "service", "rm", g.service)
 	}
@@ -270,6 +291,7 @@ func TestBench(t *testing.T) {
 	fmt.Fprintf(&out, "resolution (the A/A pair, baseline again / baseline, largest difference of any round): %s; resident memory ±%.1f MB\n", res, memRes)
 	out.WriteString(benchTable(cs, res))
 	out.WriteString(traefikSkipped)
+	out.WriteString(profiles)
 	out.WriteString(parityTable(cs))
 	if full {
 		out.WriteString(leversTable(shipped, baseline, gateways[0], gateways[1], gateways[2], gateways[3], res))

@@ -15,8 +15,10 @@ var traefikImage = envOr("TRAEFIK_IMAGE", "")
 // startTraefik runs Traefik's swarm provider as a contender: on the
 // stack's network, with the Docker socket, serving on :8081 what the
 // labels on multiply (testdata/bench.yml) route. It returns nil and the
-// line saying why when there is no Traefik image.
-func startTraefik(t *testing.T) (*contender, string) {
+// line saying why when there is no Traefik image. With profile, its API
+// serves pprof on its own entry point (:8080), which the load never
+// reaches.
+func startTraefik(t *testing.T, profile bool) (*contender, string) {
 	t.Helper()
 	if traefikImage == "" {
 		return nil, "traefik: skipped: TRAEFIK_IMAGE is not set (scripts/traefik-image.sh SRC_DIR builds the image)\n"
@@ -24,7 +26,11 @@ func startTraefik(t *testing.T) (*contender, string) {
 	if _, err := docker(t, 20*time.Second, "image", "inspect", "--format", "{{.Id}}", traefikImage); err != nil {
 		return nil, fmt.Sprintf("traefik: skipped: TRAEFIK_IMAGE=%s is not an image on this engine (scripts/traefik-image.sh SRC_DIR %s builds it)\n", traefikImage, traefikImage)
 	}
-	service := startService(t, "traefik", traefikImage, traefikPort, gatewayOpts(nil), traefikArgs()...)
+	args := traefikArgs()
+	if profile {
+		args = append(args, "--api.insecure=true", "--api.debug=true")
+	}
+	service := startService(t, "traefik", traefikImage, traefikPort, gatewayOpts(nil), args...)
 	return &contender{name: "traefik: swarm provider", port: traefikPort, service: service, does: parityTraefik}, ""
 }
 

@@ -44,6 +44,7 @@ const (
 	barePort      = 18092 // the bench's ceiling, Go's httputil reverse proxy (created by the bench)
 	gcPort        = 18100 // the bench's BENCH_GC contenders, one port each from here (created by the bench)
 	caddyfilePort = 18120 // the bench's BENCH_CADDYFILES contenders, one port each from here (created by the bench)
+	imagePort     = 18140 // the bench's BENCH_IMAGES contenders, one port each from here (created by the bench)
 	directPort    = 18090 // one multiply replica, no proxy (testdata/bench.yml)
 	observePort   = 18088 // the gateway's metrics and status page (testdata/observe.yml)
 	noMetricsPort = 18089 // the bench's gateway with metrics off (created by the bench)

@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchProfile is where BENCH_PROFILE=1 writes the CPU profiles that issue
+// 24 compares: the shipped gateway's, the baseline's and Traefik's, each
+// taken under the bench's own load (wrk from inside the contender's network
+// namespace), through Caddy's admin endpoint and Traefik's --api.debug.
+const benchProfile = "../build/profiles"
+
+// pprofSource is where a contender serves its CPU profile, on its own
+// loopback.
+func pprofSource(c *contender) string {
+	if c.does == parityTraefik {
+		return "http://127.0.0.1:8080/debug/pprof/profile" // --api.insecure --api.debug: the traefik entry point
+	}
+	return "http://localhost:2019/debug/pprof/profile" // gateway.caddy's admin address
+}
+
+// profileContenders takes a CPU profile of each contender under wrk's load
+// for d, and writes it with its top functions and what the load measured
+// to benchProfile/<its service, without the stack>.pprof and .txt.
+func profileContenders(t *testing.T, wrk string, d time.Duration, cs ...*contender) string {
+	t.Helper()
+	if err := os.MkdirAll(benchProfile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "profiles (BENCH_PROFILE): %s of CPU profile under wrk -t2 -c32 each, in %s:\n", d-2*time.Second, benchProfile)
+	for _, c := range cs {
+		file := strings.TrimPrefix(c.service, stackName+"_")
+		pprof := filepath.Join(benchProfile, file+".pprof")
+		cpu := c.cpuTime(t)
+		type loaded struct {
+			res wrkResult
+			err error
+		}
+		done := make(chan loaded, 1)
+		go func() {
+			res, err := runWrk(wrk, c.pid, c.innerURL()+c.path, 32, d)
+			done <- loaded{res, err}
+		}()
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), d+30*time.Second)
+		out, err := inNetns(ctx, c.pid, "curl", "-fsS", "-o", pprof, fmt.Sprintf("%s?seconds=%d", pprofSource(c), int((d-2*time.Second).Seconds()))).CombinedOutput()
+		cancel()
+		l := <-done
+		if err != nil {
+			t.Fatalf("profile of %s: %v\n%s", c.name, err, out)
+		}
+		if l.err != nil {
+			t.Fatalf("load while profiling %s: %v", c.name, l.err)
+		}
+		used := c.cpuTime(t) - cpu
+		top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount", "80", pprof).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pprof -top %s: %v\n%s", pprof, err, top)
+		}
+		summary := fmt.Sprintf("  %-46s %7.0f req/s, %6.1fµs CPU/request (its cgroup) -> %s\n", c.name, l.res.rps, float64(used)/float64(l.res.requests)/1e3, pprof)
+		b.WriteString(summary)
+		if err := os.WriteFile(filepath.Join(benchProfile, file+".txt"), append([]byte(summary), top...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
