@@ -12,8 +12,8 @@ import (
 )
 
 // benchProfile is where BENCH_PROFILE=1 writes the CPU profiles that issue
-// 24 compares: the shipped gateway's, the baseline's and Traefik's, each
-// taken under the bench's own load (wrk from inside the contender's network
+// 24 compares: the shipped gateway's and Traefik's, each taken under the
+// bench's own load (wrk from inside the contender's network
 // namespace), through Caddy's admin endpoint and Traefik's --api.debug.
 const benchProfile = "../build/profiles"
 
@@ -27,15 +27,17 @@ func pprofSource(c *contender) string {
 }
 
 // profileContenders takes a CPU profile of each contender under wrk's load
-// for d, and writes it with its top functions and what the load measured
-// to benchProfile/<its service, without the stack>.pprof and .txt.
-func profileContenders(t *testing.T, wrk string, d time.Duration, cs ...*contender) string {
+// (conns connections) for d, the profile's window a second inside either
+// end of it, and writes it with its top functions and what the load
+// measured to benchProfile/<its service, without the stack>.pprof and .txt.
+func profileContenders(t *testing.T, wrk string, conns int, d time.Duration, cs ...*contender) string {
 	t.Helper()
+	window := d - 2*time.Second
 	if err := os.MkdirAll(benchProfile, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "profiles (BENCH_PROFILE): %s of CPU profile under wrk -t2 -c32 each, in %s:\n", d-2*time.Second, benchProfile)
+	fmt.Fprintf(&b, "profiles (BENCH_PROFILE): %s of CPU profile under wrk -t2 -c%d each, in %s:\n", window, conns, benchProfile)
 	for _, c := range cs {
 		file := strings.TrimPrefix(c.service, stackName+"_")
 		pprof := filepath.Join(benchProfile, file+".pprof")
@@ -46,12 +48,12 @@ func profileContenders(t *testing.T, wrk string, d time.Duration, cs ...*contend
 		}
 		done := make(chan loaded, 1)
 		go func() {
-			res, err := runWrk(wrk, c.pid, c.innerURL()+c.path, 32, d)
+			res, err := runWrk(wrk, c.pid, c.innerURL()+c.path, conns, d)
 			done <- loaded{res, err}
 		}()
 		time.Sleep(time.Second)
 		ctx, cancel := context.WithTimeout(t.Context(), d+30*time.Second)
-		out, err := inNetns(ctx, c.pid, "curl", "-fsS", "-o", pprof, fmt.Sprintf("%s?seconds=%d", pprofSource(c), int((d-2*time.Second).Seconds()))).CombinedOutput()
+		out, err := inNetns(ctx, c.pid, "curl", "-fsS", "-o", pprof, fmt.Sprintf("%s?seconds=%d", pprofSource(c), int(window.Seconds()))).CombinedOutput()
 		cancel()
 		l := <-done
 		if err == nil {

@@ -276,7 +276,7 @@ func TestBench(t *testing.T) {
 		if traefik != nil {
 			profiled = append(profiled, traefik)
 		}
-		profiles = profileContenders(t, wrk, 20*time.Second, profiled...)
+		profiles = profileContenders(t, wrk, size.connLimit, 20*time.Second, profiled...)
 	}
 	for _, g := range append(gateways, twin) { // done: their CPU is the other contenders' from here on
 		_, _ = docker(t, time.Minute, "service", "rm", g.service)
