@@ -241,7 +241,7 @@ func TestBench(t *testing.T) {
 				t.Fatalf("%s round %d: %v", c.name, r, err)
 			}
 			if res.non2xx > 0 {
-				t.Errorf("%s round %d: %d responses were not 2xx", c.name, r, res.non2xx)
+				t.Errorf("%s round %d: %d responses were not 2xx; its log's errors:\n%s", c.name, r, res.non2xx, errorLines(t, c.service, 20))
 			}
 			c.vals[mRPS] = append(c.vals[mRPS], res.rps)
 			c.vals[mCPU] = append(c.vals[mCPU], float64(c.cpuTime(t)-cpu)/float64(res.requests)/1e3)
@@ -260,7 +260,7 @@ func TestBench(t *testing.T) {
 				t.Fatalf("%s round %d: %v", c.name, r, err)
 			}
 			if s.Failed > 0 {
-				t.Errorf("%s at %d req/s: %d of %d failed: %v", c.name, rate, s.Failed, s.Sent, s.Errors)
+				t.Errorf("%s at %d req/s: %d of %d failed: %v; its log's errors:\n%s", c.name, rate, s.Failed, s.Sent, s.Errors, errorLines(t, c.service, 20))
 			}
 			for m, d := range map[metric]time.Duration{mP50: s.P50, mP99: s.P99, mP999: s.P999} {
 				c.vals[m] = append(c.vals[m], float64(d)/1e3)
@@ -370,4 +370,19 @@ func memVerdict(mb, limit, res float64, target string) string {
 		return fmt.Sprintf("no verdict (%s, within the resolution ±%.1f MB)", target, res)
 	}
 	return verdictOf(mb <= limit, target)
+}
+
+// errorLines returns the last n lines of a service's log that report an
+// error, for a bench failure to be explained after the service is gone.
+func errorLines(t *testing.T, service string, n int) string {
+	var lines []string
+	for _, line := range strings.Split(serviceLogs(t, service, time.Time{}), "\n") {
+		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "level=error") || strings.Contains(line, `"level":"warn"`) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return "  (none)"
+	}
+	return "  " + strings.Join(lines[max(0, len(lines)-n):], "\n  ")
 }
