@@ -158,3 +158,20 @@ func leversTable(shipped, baseline, untuned, lazyOnly, gcOnly, pgo *contender, r
 	}
 	return out.String()
 }
+
+// roundsTSV is every contender's figure in every round (round numbers
+// from 1, in the order each metric's rounds ran), for the table's medians
+// and spreads to be checked or analysed again: contender, metric, round,
+// value (requests/s; CPU/request and latencies in µs).
+func roundsTSV(cs []*contender) string {
+	var b strings.Builder
+	b.WriteString("contender\tmetric\tround\tvalue\n")
+	for _, c := range cs {
+		for m := range numMetrics {
+			for r, v := range c.vals[m] {
+				fmt.Fprintf(&b, "%s\t%s\t%d\t%.2f\n", c.name, metricNames[m], r+1, v)
+			}
+		}
+	}
+	return b.String()
+}

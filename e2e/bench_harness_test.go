@@ -152,8 +152,9 @@ func TestNetnsLoad(t *testing.T) {
 }
 
 // TestBenchFigures: the resolution is the A/A pair's largest difference in
-// any round; a smaller difference is "none", and a target within the
-// resolution of a figure gets no verdict.
+// any round; a smaller difference is "none", a target within the
+// resolution of a figure gets no verdict, and every round's figure is
+// kept in the rounds' file.
 func TestBenchFigures(t *testing.T) {
 	mk := func(name string, rps, cpu []float64) *contender {
 		c := &contender{name: name, does: parityCaddy}
@@ -198,6 +199,10 @@ func TestBenchFigures(t *testing.T) {
 	table := benchTable([]*contender{base, twin, faster, same}, res)
 	if !strings.Contains(table, "1.050 (1.050-1.050) +5.0%") || strings.Count(table, "\n") != 5 {
 		t.Errorf("benchTable:\n%s", table)
+	}
+	tsv := roundsTSV([]*contender{base, twin})
+	if lines := strings.Split(strings.TrimSpace(tsv), "\n"); len(lines) != 1+2*int(numMetrics)*2 || lines[2] != "baseline\treq/s\t2\t1100.00" || !strings.Contains(tsv, "twin\tCPU/request\t1\t97.00\n") {
+		t.Errorf("roundsTSV:\n%s", tsv)
 	}
 	t.Log("\n" + table + parityTable([]*contender{base}))
 }

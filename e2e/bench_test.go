@@ -361,6 +361,7 @@ func TestBench(t *testing.T) {
 	out.WriteString(memLine + "\n")
 	t.Log("\n" + out.String())
 	writeFile(t, "bench.txt", out.String())
+	writeFile(t, "bench-rounds.tsv", roundsTSV(cs))
 }
 
 // memVerdict compares a resident size with its limit: PASS or MISS only
