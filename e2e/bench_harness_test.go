@@ -247,3 +247,24 @@ func ownCgroup(t *testing.T, pid int) (string, func()) {
 	}
 	return dir, remove
 }
+
+// TestLogLevelLine: a failure's report picks the error and warning lines of
+// Caddy's JSON log and Traefik's console log, and no others.
+func TestLogLevelLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{`{"level":"error","ts":1.7,"logger":"http.log.error","msg":"dial tcp 10.0.0.5:8080: connect: connection refused","status":502}`, true},
+		{`{"level":"warn","ts":1.7,"msg":"route disabled"}`, true},
+		{`{"level":"info","ts":1.7,"msg":"route added"}`, false},
+		{"\x1b[90m2026-12-04T21:06:30Z\x1b[0m \x1b[31mERR\x1b[0m \x1b[1mCommand error\x1b[0m", true},
+		{"2026-12-04T21:06:30Z WRN Traefik can reject some encoded characters", true},
+		{"2026-12-04T21:06:30Z INF Starting provider *docker.SwarmProvider", false},
+		{`{"level":"info","msg":"ERRORS counted: 0"}`, false},
+	} {
+		if got := logLevelLine.MatchString(tc.line); got != tc.want {
+			t.Errorf("logLevelLine.MatchString(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}

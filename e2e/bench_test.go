@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -373,12 +374,21 @@ func memVerdict(mb, limit, res float64, target string) string {
 	return verdictOf(mb <= limit, target)
 }
 
-// errorLines returns the last n lines of a service's log that report an
-// error, for a bench failure to be explained after the service is gone.
+// logLevelLine matches a log line at error or warning level: Caddy's JSON
+// entries, and Traefik's console lines (ERR, WRN; coloured or not).
+var logLevelLine = regexp.MustCompile(`"level":"(error|warn)"|(^|\s|\x1b\[[0-9;]*m)(ERR|WRN)(\s|\x1b|$)`)
+
+// errorLines returns the last n error and warning lines of a service's
+// log, for a failed request to be explained in the report; a log that
+// cannot be read is said so, and the bench goes on.
 func errorLines(t *testing.T, service string, n int) string {
+	logs, err := readServiceLogs(t, service, time.Time{})
+	if err != nil {
+		return "  (log not read: " + err.Error() + ")"
+	}
 	var lines []string
-	for _, line := range strings.Split(serviceLogs(t, service, time.Time{}), "\n") {
-		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "level=error") || strings.Contains(line, `"level":"warn"`) {
+	for _, line := range strings.Split(logs, "\n") {
+		if logLevelLine.MatchString(line) {
 			lines = append(lines, line)
 		}
 	}

@@ -308,15 +308,26 @@ func gatewayLogs(t *testing.T, since time.Time) string {
 }
 
 // serviceLogs returns the logs, since the time given (zero: all), of every
-// container a service has had on this node, running or exited. It reads
-// them with `docker logs`, container by container and each within a time
-// limit: `docker service logs` can hang after a task was killed. Caddy
-// logs to stderr, so both streams are read.
+// container a service has had on this node, running or exited, and fails
+// the test if they cannot be read.
 func serviceLogs(t *testing.T, service string, since time.Time) string {
+	t.Helper()
+	logs, err := readServiceLogs(t, service, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// readServiceLogs reads what serviceLogs returns, with `docker logs`,
+// container by container and each within a time limit: `docker service
+// logs` can hang after a task was killed. Caddy logs to stderr, so both
+// streams are read.
+func readServiceLogs(t *testing.T, service string, since time.Time) (string, error) {
 	t.Helper()
 	ids, err := docker(t, 30*time.Second, "ps", "-aq", "--filter", "label=com.docker.swarm.service.name="+service)
 	if err != nil {
-		t.Fatalf("listing the containers of %s: %v", service, err)
+		return "", fmt.Errorf("listing the containers of %s: %w", service, err)
 	}
 	var all strings.Builder
 	for _, id := range strings.Fields(ids) {
@@ -328,11 +339,11 @@ func serviceLogs(t *testing.T, service string, since time.Time) string {
 		out, err := exec.CommandContext(ctx, "docker", append(args, id)...).CombinedOutput()
 		cancel()
 		if err != nil {
-			t.Fatalf("docker logs %s (of %s): %v\n%s", id, service, err, out)
+			return "", fmt.Errorf("docker logs %s (of %s): %w\n%s", id, service, err, out)
 		}
 		all.Write(out)
 	}
-	return all.String()
+	return all.String(), nil
 }
 
 // underLoad runs action while sending load to the gateway and to the
